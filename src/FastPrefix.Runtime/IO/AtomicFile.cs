@@ -60,10 +60,6 @@ public static class AtomicFile
         }
     }
 
-    /// <summary>True for names this class gives its temporary files (for cleanup tools and tests).</summary>
-    internal static bool IsTempName(string fileName) =>
-        fileName.StartsWith('.') && fileName.EndsWith(".tmp", StringComparison.Ordinal);
-
     static (string Target, string Temp) Prepare(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
