@@ -35,6 +35,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     long _headerLength;
     long _dataLength;
     SafetensorsTensorInfo[] _tensors = [];
+    ReadOnlyCollection<SafetensorsTensorInfo> _tensorsView = ReadOnlyCollection<SafetensorsTensorInfo>.Empty;
     Dictionary<string, SafetensorsTensorInfo> _byName = new(StringComparer.Ordinal);
     IReadOnlyDictionary<string, string> _metadata = ReadOnlyDictionary<string, string>.Empty;
 
@@ -82,7 +83,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
     public IReadOnlyDictionary<string, string> Metadata => _metadata;
 
     /// <summary>All tensors, sorted by <see cref="SafetensorsTensorInfo.DataStart"/>.</summary>
-    public IReadOnlyList<SafetensorsTensorInfo> Tensors => _tensors;
+    public IReadOnlyList<SafetensorsTensorInfo> Tensors => _tensorsView;
 
     /// <summary>Length of the JSON header in bytes (the u64 at the start of the file).</summary>
     public long HeaderLength => _headerLength;
@@ -347,6 +348,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
                              $"(file of {_fileLength} bytes); tensors must cover the data buffer without gaps");
 
         _tensors = infos;
+        _tensorsView = Array.AsReadOnly(infos);
         _byName = infos.ToDictionary(t => t.Name, StringComparer.Ordinal);
         _metadata = new ReadOnlyDictionary<string, string>(metadata);
     }
