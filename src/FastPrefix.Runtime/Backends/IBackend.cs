@@ -74,8 +74,8 @@ public interface IBackend : IDisposable
     // ---- heads and losses ----
     /// <summary>y (R, O) = x (R, C) W[idx[r]]ᵀ + b[idx[r]]; W (T, O, C), b (T, O): one head per task, a task index per row.</summary>
     void BankedLinear(Tensor x, Tensor w, Tensor b, Tensor rowIndex, Tensor y, int rows, int cols, int outputs);
-    /// <summary>dx (R, C) = dy W[idx]; dW[idx] += dyᵀ x; db[idx] += dy. dx may be null.</summary>
-    void BankedLinearBackward(Tensor dy, Tensor x, Tensor w, Tensor rowIndex, Tensor? dx, Tensor dw, Tensor db, int rows, int cols, int outputs);
+    /// <summary>dx (R, C) = dy W[idx]; dW[idx] += dyᵀ x; db[idx] += dy. dx and db may be null (skipped).</summary>
+    void BankedLinearBackward(Tensor dy, Tensor x, Tensor w, Tensor rowIndex, Tensor? dx, Tensor dw, Tensor? db, int rows, int cols, int outputs);
     // ---- optimiser ----
     /// <summary>Decoupled-weight-decay Adam step over n elements (AdamW, bias-corrected).</summary>
     void AdamW(Tensor param, Tensor grad, Tensor m, Tensor v, long n, float lr, float beta1, float beta2, float eps, float weightDecay, int step);

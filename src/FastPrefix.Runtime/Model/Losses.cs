@@ -11,10 +11,11 @@ public static class Losses
     /// <summary>
     /// Softmax cross entropy of rows of logits (R, K). Rows labelled <paramref name="ignoreIndex"/> are skipped
     /// (their gradient is 0). dLogits = (softmax - onehot) · gradScale for kept rows.
-    /// Returns the summed loss over kept rows and how many were kept.
+    /// Returns the summed loss over kept rows and how many were kept. The gradient stays in double so that
+    /// sums of it that are exactly zero in theory (a bias shared by every class) come out zero to 1e-16.
     /// </summary>
     public static (double Sum, int Count) CrossEntropy(ReadOnlySpan<float> logits, int rows, int classes, ReadOnlySpan<int> labels,
-        Span<float> dLogits, double gradScale, int ignoreIndex = IgnoreIndex)
+        Span<double> dLogits, double gradScale, int ignoreIndex = IgnoreIndex)
     {
         double sum = 0; int count = 0;
         for (int r = 0; r < rows; r++)
@@ -31,7 +32,7 @@ public static class Losses
             double logZ = max + Math.Log(z);
             sum += logZ - row[y];
             count++;
-            for (int c = 0; c < classes; c++) drow[c] = (float)((Math.Exp(row[c] - logZ) - (c == y ? 1 : 0)) * gradScale);
+            for (int c = 0; c < classes; c++) drow[c] = (Math.Exp(row[c] - logZ) - (c == y ? 1 : 0)) * gradScale;
         }
         return (sum, count);
     }

@@ -23,9 +23,10 @@ public sealed unsafe partial class CpuBackend
         });
     }
 
-    public void BankedLinearBackward(Tensor dy, Tensor x, Tensor w, Tensor rowIndex, Tensor? dx, Tensor dw, Tensor db, int rows, int cols, int outputs)
+    public void BankedLinearBackward(Tensor dy, Tensor x, Tensor w, Tensor rowIndex, Tensor? dx, Tensor dw, Tensor? db, int rows, int cols, int outputs)
     {
-        float* pdy = C(dy).Ptr, px = C(x).Ptr, pw = C(w).Ptr, pdw = C(dw).Ptr, pdb = C(db).Ptr;
+        float* pdy = C(dy).Ptr, px = C(x).Ptr, pw = C(w).Ptr, pdw = C(dw).Ptr;
+        float* pdb = db == null ? null : C(db).Ptr;
         float* pdx = dx == null ? null : C(dx).Ptr;
         int[] idx = C(rowIndex).Ints;
         if (pdx != null)
@@ -51,7 +52,7 @@ public sealed unsafe partial class CpuBackend
                     if (g == 0) continue;
                     var dwr = new Span<float>(pdw + ((long)t * outputs + o) * cols, cols);
                     TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(px + (long)r * cols, cols), g, dwr, dwr);
-                    pdb[t * outputs + o] += g;
+                    if (pdb != null) pdb[t * outputs + o] += g;
                 }
         });
     }

@@ -14,6 +14,7 @@ public abstract class TaskHead : IDisposable
     int _capacity, _rows;
     bool _dropped;
     Tensor? _input;
+    double[]? _biasGrad;
 
     protected TaskHead(IBackend backend, EncoderConfig config, int outputs, int tasks, string prefix)
     {
@@ -65,15 +66,25 @@ public abstract class TaskHead : IDisposable
         double? loss = null;
         if (batch.HasTargets)
         {
-            var dLogits = new float[logits.Length];
+            var dLogits = new double[logits.Length];
             loss = Loss(batch, logits, dLogits);
-            Backend.Upload(dLogits, _dLogits!);
+            Backend.Upload(Array.ConvertAll(dLogits, v => (float)v), _dLogits!);
+            _biasGrad = BiasGradient(dLogits, index);
         }
         return Shape(batch, logits, loss);
     }
 
     /// <summary>Mean loss of the batch from host logits (rows, Outputs); writes dLoss/dLogits.</summary>
-    protected abstract double Loss(TaskBatch batch, float[] logits, float[] dLogits);
+    protected abstract double Loss(TaskBatch batch, float[] logits, double[] dLogits);
+
+    /// <summary>db[task, o] = Σ rows of that task dLogits[r, o], summed in double on the host.</summary>
+    double[] BiasGradient(double[] dLogits, int[] rowTask)
+    {
+        var db = new double[Tasks * Outputs];
+        for (int r = 0; r < rowTask.Length; r++)
+            for (int o = 0; o < Outputs; o++) db[rowTask[r] * Outputs + o] += dLogits[r * Outputs + o];
+        return db;
+    }
     /// <summary>Presents the logits in the task's natural shape.</summary>
     protected abstract HeadOutput Shape(TaskBatch batch, float[] logits, double? loss);
 
@@ -82,7 +93,10 @@ public abstract class TaskHead : IDisposable
     {
         if (_input == null) throw new InvalidOperationException("Backward needs a forward pass with targets first");
         int C = Config.HiddenSize;
-        Backend.BankedLinearBackward(_dLogits!, _dropped ? _x! : _input, _weight.Value, _index!, _dx!, _weight.Grad, _bias.Grad, _rows, C, Outputs);
+        Backend.BankedLinearBackward(_dLogits!, _dropped ? _x! : _input, _weight.Value, _index!, _dx!, _weight.Grad, null, _rows, C, Outputs);
+        var bias = _bias.DownloadGrad();
+        for (int i = 0; i < bias.Length; i++) bias[i] = (float)(bias[i] + _biasGrad![i]);
+        Backend.Upload(bias, _bias.Grad);
         if (_dropped) Backend.Multiply(_dx!, _mask!, _dx!, (long)_rows * C);
     }
 
@@ -117,7 +131,7 @@ public sealed class SequenceClassificationHead(IBackend backend, EncoderConfig c
     public override TaskKind Kind => TaskKind.SequenceClassification;
     public override bool UsesPooled => true;
 
-    protected override double Loss(TaskBatch batch, float[] logits, float[] dLogits)
+    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
     {
         var labels = batch.Labels ?? throw new ArgumentException("sequence classification needs one label per row");
         int rows = batch.Inputs.Batch;
@@ -137,7 +151,7 @@ public sealed class TokenClassificationHead(IBackend backend, EncoderConfig conf
     public override TaskKind Kind => TaskKind.TokenClassification;
     public override bool UsesPooled => false;
 
-    protected override double Loss(TaskBatch batch, float[] logits, float[] dLogits)
+    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
     {
         var labels = batch.Labels ?? throw new ArgumentException("token classification needs one label per token");
         int rows = batch.Inputs.Rows;
@@ -161,7 +175,7 @@ public sealed class QuestionAnsweringHead(IBackend backend, EncoderConfig config
     public override bool UsesPooled => false;
     protected override bool AppliesDropout => false;
 
-    protected override double Loss(TaskBatch batch, float[] logits, float[] dLogits)
+    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
     {
         int B = batch.Inputs.Batch, T = batch.Inputs.Seq;
         var starts = batch.StartPositions ?? throw new ArgumentException("question answering needs start positions");
@@ -174,7 +188,7 @@ public sealed class QuestionAnsweringHead(IBackend backend, EncoderConfig config
             var column = new float[B * T];
             for (int i = 0; i < B * T; i++) column[i] = logits[i * 2 + which];
             int kept = Losses.CountKept(target, ignoreIndex: T);
-            var grad = new float[B * T];
+            var grad = new double[B * T];
             var (sum, _) = Losses.CrossEntropy(column, B, T, target, grad, 0.5 / Math.Max(1, kept), ignoreIndex: T);
             for (int i = 0; i < B * T; i++) dLogits[i * 2 + which] = grad[i];
             total += kept == 0 ? 0 : sum / kept / 2;
@@ -192,7 +206,7 @@ public sealed class MultipleChoiceHead(IBackend backend, EncoderConfig config, i
     public override TaskKind Kind => TaskKind.MultipleChoice;
     public override bool UsesPooled => true;
 
-    protected override double Loss(TaskBatch batch, float[] logits, float[] dLogits)
+    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
     {
         int choices = batch.Choices, examples = batch.Inputs.Batch / choices;
         var labels = batch.Labels ?? throw new ArgumentException("multiple choice needs one label per example");
