@@ -1,1 +1,17 @@
-return 0;
+using System.CommandLine;
+using FastPrefix.Cli;
+using FastPrefix.Cli.Commands;
+
+var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a frozen BERT/RoBERTa, in .NET")
+{
+    InspectCommand.Create(),
+};
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors) Console.Error.WriteLine("error: " + error.Message);
+    Console.Error.WriteLine("run 'fastprefix --help' for usage");
+    return CliErrors.BadInput;
+}
+return parse.Invoke();

@@ -1,0 +1,41 @@
+using FastPrefix.IO;
+using FastPrefix.Model;
+
+namespace FastPrefix.Cli;
+
+/// <summary>A problem with what the user gave: a bad file, option or value. Exit code 2, one line, no stack trace.</summary>
+internal sealed class UserInputException(string message) : Exception(message);
+
+/// <summary>Exit codes: 0 success, 2 bad input or usage (one line naming the file/option), 1 internal error.</summary>
+internal static class CliErrors
+{
+    public const int Ok = 0, Internal = 1, BadInput = 2;
+
+    public static int Run(Func<int> action)
+    {
+        try { return action(); }
+        catch (Exception e) when (IsUserError(e))
+        {
+            Console.Error.WriteLine("error: " + OneLine(e.Message));
+            return BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return Internal;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"internal error: {OneLine(e.Message)} ({e.GetType().Name}); set FASTPREFIX_DEBUG=1 for the stack trace");
+            if (Environment.GetEnvironmentVariable("FASTPREFIX_DEBUG") == "1") Console.Error.WriteLine(e);
+            return Internal;
+        }
+    }
+
+    /// <summary>Exceptions that describe bad input rather than a bug. Other layers add theirs by type name.</summary>
+    static bool IsUserError(Exception e) => e is UserInputException or ModelFormatException or SafetensorsException
+        or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
+        || e.GetType().Name is "DatasetException" or "TokenizerException" or "AdapterException";
+
+    static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+}
