@@ -42,8 +42,25 @@ public sealed unsafe partial class CpuBackend : IBackend
     {
         var ca = C(a); var cb = C(b); var cc = C(c);
         CheckRange(ca, aOffset, (long)m * k, "A"); CheckRange(cb, bOffset, (long)k * n, "B"); CheckRange(cc, cOffset, (long)m * n, "C");
+        GemmTrace?.Invoke((transA, transB, m, n, k));
+        long start = ProfileGemm ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         Sgemm.Multiply(transA, transB, m, n, k, alpha, ca.Ptr + aOffset, transA ? m : k, cb.Ptr + bOffset, transB ? k : n, beta, cc.Ptr + cOffset, n);
+        if (ProfileGemm)
+        {
+            GemmSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+            GemmFlops += 2.0 * m * n * k;
+            GemmCalls++;
+        }
     }
+
+    /// <summary>When set, <see cref="Gemm"/> accumulates its wall time and flops (benchmarks split a step into GEMM and the rest).</summary>
+    public bool ProfileGemm { get; set; }
+    public double GemmSeconds { get; private set; }
+    public double GemmFlops { get; private set; }
+    public long GemmCalls { get; private set; }
+    /// <summary>Called with the shape of every GEMM (benchmarks record what a step multiplies).</summary>
+    public Action<(bool TransA, bool TransB, int M, int N, int K)>? GemmTrace { get; set; }
+    public void ResetGemmProfile() { GemmSeconds = 0; GemmFlops = 0; GemmCalls = 0; }
 
     static void CheckRange(CpuTensor t, long offset, long count, string what)
     {
