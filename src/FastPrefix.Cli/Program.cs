@@ -5,6 +5,7 @@ using FastPrefix.Cli.Commands;
 var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a frozen BERT/RoBERTa, in .NET")
 {
     InspectCommand.Create(),
+    TokenizeCommand.Create(),
 };
 
 var parse = root.Parse(args);
