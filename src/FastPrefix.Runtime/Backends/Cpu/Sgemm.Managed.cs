@@ -18,8 +18,10 @@ public static unsafe partial class Sgemm
     internal const int MCTarget = 128;    // rows of A per block: MC x KC floats = 128 KiB, well inside a 1 MiB L2
     internal const int NCTarget = 4096;   // columns of B per block: KC x NC floats = 4 MiB (L3)
 
-    /// <summary>Multiply-adds (m*n*k) below which the managed path stays on the calling thread.</summary>
-    internal static long ParallelThreshold = 1L << 21;
+    /// <summary>Multiply-adds (m*n*k) below which the managed path stays on the calling thread: 4M, about
+    /// 50-100 us of single-thread work, so that fork/join costs stay small. Attention-sized products
+    /// (128 x 144 x 64) never pay for threads.</summary>
+    internal static long ParallelThreshold = 1L << 22;
 
     /// <summary>The kernel family <see cref="MultiplyManaged(bool, bool, int, int, int, float, float*, int, float*, int, float, float*, int)"/> uses on this CPU.</summary>
     internal static SgemmKernel BestKernel { get; } =
@@ -161,7 +163,7 @@ public static unsafe partial class Sgemm
                 nSplits = threads > 1 && mBlocks < 2 * threads ? Math.Min(panels, DivUp(2 * threads, mBlocks)) : 1;
                 panelsPerSplit = DivUp(panels, nSplits);
                 nSplits = DivUp(panels, panelsPerSplit);
-                bTasks = Math.Min(threads, panels);
+                bTasks = Math.Min(4 * threads, panels);   // fine-grained: a descheduled worker does not stall the rest
                 for (pc = 0; pc < k; pc += KC)
                 {
                     kc = Math.Min(KC, k - pc);
