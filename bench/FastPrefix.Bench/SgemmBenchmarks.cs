@@ -92,7 +92,11 @@ public unsafe class SgemmBenchmarks
 /// <summary>Adds a GFLOP/s column (2 m n k / mean time) for benchmarks with a <see cref="SgemmShape"/> parameter.</summary>
 public sealed class GflopsConfig : ManualConfig
 {
-    public GflopsConfig() => AddColumn(new GflopsColumn());
+    public GflopsConfig()
+    {
+        AddColumn(new GflopsColumn());
+        SummaryStyle = SummaryStyle.Default.WithMaxParameterColumnWidth(40);
+    }
 }
 
 public sealed class GflopsColumn : IColumn

@@ -16,7 +16,7 @@ public static unsafe partial class Sgemm
 {
     internal const int KC = 256;          // depth of a packed panel
     internal const int MCTarget = 128;    // rows of A per block: MC x KC floats = 128 KiB, well inside a 1 MiB L2
-    internal const int NCTarget = 4096;   // columns of B per block: KC x NC floats = 4 MiB (L3)
+    internal const int NCTarget = 2048;   // columns of B per block: KC x NC floats = 2 MiB (L3), kept per calling thread
 
     /// <summary>Multiply-adds (m*n*k) below which the managed path stays on the calling thread: 4M, about
     /// 50-100 us of single-thread work, so that fork/join costs stay small. Attention-sized products
@@ -115,6 +115,7 @@ public static unsafe partial class Sgemm
         nint lda, ldb, ldc;
         int jc, nc, pc, kc;
         readonly Action<int> packBTask, computeTask;
+        readonly ParallelOptions options = new();
 
         Driver()
         {
@@ -154,6 +155,7 @@ public static unsafe partial class Sgemm
             mc = Math.Min(RoundUp(MCTarget, MR), RoundUp(m, MR));
             if (threads > 1) mc = Math.Min(mc, Math.Max(MR, RoundUp(DivUp(m, threads), MR)));
             mBlocks = DivUp(m, mc);
+            options.MaxDegreeOfParallelism = threads;
 
             for (jc = 0; jc < n; jc += ncMax)
             {
@@ -170,8 +172,8 @@ public static unsafe partial class Sgemm
                     this.beta = pc == 0 ? beta : 1f;
                     if (threads > 1)
                     {
-                        Parallel.For(0, bTasks, packBTask);
-                        Parallel.For(0, mBlocks * nSplits, computeTask);
+                        Parallel.For(0, bTasks, options, packBTask);
+                        Parallel.For(0, mBlocks * nSplits, options, computeTask);
                     }
                     else
                     {
