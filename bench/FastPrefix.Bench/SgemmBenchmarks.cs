@@ -124,8 +124,9 @@ public sealed class GflopsColumn : IColumn
 }
 
 /// <summary>
-/// A fast Stopwatch table (best and median of 5 timed batches) of the encoder shapes plus a few more,
-/// without BenchmarkDotNet's process-per-case overhead:
+/// A fast Stopwatch table of the encoder shapes plus a few more, without BenchmarkDotNet's process-per-case
+/// overhead. Native and managed runs are interleaved round by round so that both see the same background
+/// load; the best and median of 7 rounds are printed:
 /// <c>dotnet run -c Release --project bench/FastPrefix.Bench -- sgemm-quick [threads]</c>.
 /// </summary>
 public static unsafe class SgemmQuick
@@ -142,6 +143,8 @@ public static unsafe class SgemmQuick
             new("attn-qk", false, true, 128, 144, 64),
             new("attn-pv", false, false, 128, 64, 144),
         ];
+        bool[] impls = Sgemm.NativeAvailable ? [true, false] : [false];
+        const int rounds = 7;
         foreach (var s in shapes)
         {
             int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
@@ -151,26 +154,27 @@ public static unsafe class SgemmQuick
             var rng = new Random(1);
             for (nint i = 0; i < (nint)s.M * s.K; i++) a[i] = (float)rng.NextDouble() - 0.5f;
             for (nint i = 0; i < (nint)s.K * s.N; i++) b[i] = (float)rng.NextDouble() - 0.5f;
-            string line = $"{s,-32}";
-            foreach (bool native in new[] { true, false })
+
+            void Once(bool native)
             {
-                if (native && !Sgemm.NativeAvailable) continue;
-                void Once()
-                {
-                    if (native) Sgemm.MultiplyNative(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 0f, c, s.N);
-                    else Sgemm.MultiplyManaged(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 0f, c, s.N);
-                }
-                for (int w = 0; w < 3; w++) Once();
-                int reps = Math.Max(3, (int)(2e8 / s.Flops));
-                var times = new double[5];
-                for (int r = 0; r < times.Length; r++)
+                if (native) Sgemm.MultiplyNative(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 0f, c, s.N);
+                else Sgemm.MultiplyManaged(s.TransA, s.TransB, s.M, s.N, s.K, 1f, a, lda, b, ldb, 0f, c, s.N);
+            }
+            int reps = Math.Max(2, (int)(1e8 / s.Flops));
+            var times = new double[impls.Length, rounds];
+            foreach (var native in impls) for (int w = 0; w < 3; w++) Once(native);
+            for (int r = 0; r < rounds; r++)
+                for (int x = 0; x < impls.Length; x++)
                 {
                     var sw = Stopwatch.StartNew();
-                    for (int i = 0; i < reps; i++) Once();
-                    times[r] = sw.Elapsed.TotalSeconds / reps;
+                    for (int i = 0; i < reps; i++) Once(impls[x]);
+                    times[x, r] = sw.Elapsed.TotalSeconds / reps;
                 }
-                Array.Sort(times);
-                line += $" {(native ? "native" : "managed")} {s.Flops / times[0] / 1e9,6:F1} best {s.Flops / times[2] / 1e9,6:F1} median GF/s";
+            string line = $"{s,-26}";
+            for (int x = 0; x < impls.Length; x++)
+            {
+                var t = Enumerable.Range(0, rounds).Select(r => times[x, r]).Order().ToArray();
+                line += $" | {(impls[x] ? "native" : "managed"),-7} best {s.Flops / t[0] / 1e9,6:F1} median {s.Flops / t[rounds / 2] / 1e9,6:F1} GF/s";
             }
             Console.WriteLine(line);
             NativeMemory.AlignedFree(a);
