@@ -1,1 +1,21 @@
-﻿Console.WriteLine("Hello, World!");
+using BenchmarkDotNet.Running;
+
+namespace FastPrefix.Bench;
+
+/// <summary>
+/// Runs the BenchmarkDotNet suites of this assembly, e.g.
+/// <c>dotnet run -c Release --project bench/FastPrefix.Bench -- --filter '*Sgemm*'</c>.
+/// <c>-- sgemm-quick [threads]</c> prints a fast Stopwatch table of the Sgemm shapes instead.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "sgemm-quick")
+        {
+            SgemmQuick.Run(args.Length > 1 ? int.Parse(args[1]) : 0);
+            return;
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+}
