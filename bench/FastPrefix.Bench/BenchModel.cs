@@ -38,7 +38,7 @@ public sealed class BenchModel : IDisposable
                 mask[b * Seq + t] = real ? 1 : 0;
             }
         Batch_ = new TaskBatch { Inputs = new EncoderBatch(Batch, Seq, ids, mask), Labels = Enumerable.Range(0, Batch).Select(i => i % Labels).ToArray() };
-        Optimizer = new AdamW(Backend, Model.Parameters);
+        Optimizer = new AdamW(Model.Parameters);
     }
 
     public CpuBackend Backend { get; }

@@ -35,6 +35,7 @@ internal static class CliErrors
     /// <summary>Exceptions that describe bad input rather than a bug. Other layers add theirs by type name.</summary>
     static bool IsUserError(Exception e) => e is UserInputException or ModelFormatException or SafetensorsException
         or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
+        || e is ArgumentException a && a.Message.StartsWith("--", StringComparison.Ordinal)   // option errors raised below the CLI
         || e.GetType().Name is "DatasetException" or "TokenizerException" or "AdapterException";
 
     static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();

@@ -6,6 +6,10 @@ var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a fr
 {
     InspectCommand.Create(),
     TokenizeCommand.Create(),
+    TrainCommand.Create(),
+    EvalCommand.Create(),
+    PredictCommand.Create(),
+    FastPrefix.Cli.Demo.DemoCommand.Create(),
 };
 
 var parse = root.Parse(args);

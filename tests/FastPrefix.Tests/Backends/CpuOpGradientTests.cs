@@ -170,3 +170,23 @@ public class CpuOpGradientTests
         Assert.Equal(-2f * (1 - 0.001f) + 0.1f, hp[1], 5);
     }
 }
+
+public class CpuGeluTests
+{
+    [Fact]
+    public void Vectorised_gelu_matches_the_scalar_exact_form()
+    {
+        var x = Enumerable.Range(0, 1003).Select(i => -8f + i * 0.016f).ToArray();
+        var y = new float[x.Length]; var dx = new float[x.Length]; var dy = Enumerable.Repeat(1f, x.Length).ToArray();
+        FastPrefix.Backends.Cpu.CpuGelu.Forward(x, y);
+        FastPrefix.Backends.Cpu.CpuGelu.Backward(dy, x, dx);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double erf = FastPrefix.Backends.Cpu.CpuMath.Erf(x[i] / Math.Sqrt(2));
+            double gelu = 0.5 * x[i] * (1 + erf);
+            double grad = 0.5 * (1 + erf) + x[i] * Math.Exp(-0.5 * x[i] * x[i]) / Math.Sqrt(2 * Math.PI);
+            Assert.True(Math.Abs(y[i] - gelu) < 2e-6 * Math.Max(1, Math.Abs(x[i])), $"gelu({x[i]}) = {y[i]}, expected {gelu}");
+            Assert.True(Math.Abs(dx[i] - grad) < 2e-6 * Math.Max(1, Math.Abs(x[i])), $"gelu'({x[i]}) = {dx[i]}, expected {grad}");
+        }
+    }
+}

@@ -4,8 +4,14 @@ namespace FastPrefix.Backends.Cpu;
 
 // Prefix attention, the reference for kernels/attention.cu.
 // qkv (B·T, 3·H·D), prefix bank (A, Lp, 2, H, P, D), mask (B, T) -> context (B·T, H·D); probs (B, H, T, P+T).
+// Each (row, head) is a handful of small single-threaded GEMMs on strided views (the work is spread over
+// (row, head) pairs instead): scores = q [Kp; K]ᵀ, context = p [Vp; V]. The prefix is read in place, never copied.
 public sealed unsafe partial class CpuBackend
 {
+    /// <summary>Single-threaded strided GEMM for the per-head products (the caller is already parallel).</summary>
+    static void SmallGemm(bool ta, bool tb, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) =>
+        Sgemm.MultiplyManaged(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, SgemmKernel.Auto, 1);
+
     public void Attention(in AttentionArgs a)
     {
         int B = a.Batch, T = a.Seq, H = a.Heads, D = a.HeadDim, P = a.PrefixLen, S = P + T, Cm = H * D, row3 = 3 * Cm;
@@ -19,53 +25,51 @@ public sealed unsafe partial class CpuBackend
         float dropP = a.DropoutP; ulong seed = a.DropoutSeed;
         float keepScale = dropP >= 1f ? 0f : 1f / (1f - dropP);
 
-        CpuParallel.For(B * H, (long)T * S * D * 2, (w0, w1) =>
+        CpuParallel.For(B * H, (long)T * S * D * 4, (w0, w1) =>
         {
-            var weighted = new float[S];
+            var dropped = dropMask != null ? GC.AllocateUninitializedArray<float>(T * S, pinned: true) : null;
             for (int w = w0; w < w1; w++)
             {
                 int b = w / H, h = w % H;
+                float* q = qkv + (long)b * T * row3 + h * D, k = q + Cm, v = q + 2 * Cm;
+                float* pr = probs + (long)(b * H + h) * T * S;
                 float* pk = null, pv = null;
                 if (P > 0)
                 {
                     int adapter = adapters?[b] ?? 0;
                     pk = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 0) + (long)h * P * D;
                     pv = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 1) + (long)h * P * D;
+                    SmallGemm(false, true, T, P, D, scale, q, row3, pk, D, 0f, pr, S);
                 }
+                SmallGemm(false, true, T, T, D, scale, q, row3, k, row3, 0f, pr + P, S);
                 for (int i = 0; i < T; i++)
                 {
-                    var q = new ReadOnlySpan<float>(qkv + (long)(b * T + i) * row3 + h * D, D);
-                    long probRow = ((long)(b * H + h) * T + i) * S;
-                    var pr = new Span<float>(probs + probRow, S);
-                    for (int j = 0; j < P; j++) pr[j] = TensorPrimitives.Dot(q, new ReadOnlySpan<float>(pk + (long)j * D, D)) * scale;
+                    var row = new Span<float>(pr + (long)i * S, S);
                     for (int j = 0; j < T; j++)
-                        pr[P + j] = mask[b * T + j] != 0
-                            ? TensorPrimitives.Dot(q, new ReadOnlySpan<float>(qkv + (long)(b * T + j) * row3 + Cm + h * D, D)) * scale
-                            : float.MinValue; // the reference adds the dtype minimum; a fully padded row degrades to uniform, as there
-                    float max = TensorPrimitives.Max(pr);
-                    TensorPrimitives.Subtract(pr, max, pr);
-                    TensorPrimitives.Exp(pr, pr);
-                    float inv = 1f / TensorPrimitives.Sum(pr);
-                    TensorPrimitives.Multiply(pr, inv, pr);
-
-                    ReadOnlySpan<float> used = pr;
-                    if (dropMask != null)
-                    {
-                        for (int j = 0; j < S; j++)
-                        {
-                            float m = DropoutHash.Uniform(seed, probRow + j) >= dropP ? keepScale : 0f;
-                            dropMask[probRow + j] = m;
-                            weighted[j] = pr[j] * m;
-                        }
-                        used = weighted;
-                    }
-                    var o = new Span<float>(ctx + (long)(b * T + i) * Cm + h * D, D);
-                    o.Clear();
-                    for (int j = 0; j < P; j++)
-                        if (used[j] != 0) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(pv + (long)j * D, D), used[j], o, o);
-                    for (int j = 0; j < T; j++)
-                        if (used[P + j] != 0) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(qkv + (long)(b * T + j) * row3 + 2 * Cm + h * D, D), used[P + j], o, o);
+                        if (mask[b * T + j] == 0) row[P + j] = float.MinValue; // the reference adds the dtype minimum: a fully padded row degrades to uniform, as there
+                    float max = TensorPrimitives.Max(row);
+                    TensorPrimitives.Subtract(row, max, row);
+                    TensorPrimitives.Exp(row, row);
+                    TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
                 }
+                float* used = pr;
+                if (dropped != null)
+                {
+                    fixed (float* pd = dropped)
+                    {
+                        long baseIndex = (long)(b * H + h) * T * S;
+                        for (int e = 0; e < T * S; e++)
+                        {
+                            float m = DropoutHash.Uniform(seed, baseIndex + e) >= dropP ? keepScale : 0f;
+                            dropMask[baseIndex + e] = m;
+                            pd[e] = pr[e] * m;
+                        }
+                        used = pd; // pinned array: the pointer stays valid outside 'fixed'
+                    }
+                }
+                float* o = ctx + (long)b * T * Cm + h * D;
+                if (P > 0) SmallGemm(false, false, T, D, P, 1f, used, S, pv, D, 0f, o, Cm);
+                SmallGemm(false, false, T, D, T, 1f, used + P, S, v, row3, P > 0 ? 1f : 0f, o, Cm);
             }
         });
     }
@@ -89,58 +93,65 @@ public sealed unsafe partial class CpuBackend
 
         // One worker per head: prefix gradients of a head are shared by every row using the same
         // adapter, so splitting by head keeps all writes disjoint and the sums deterministic.
-        CpuParallel.For(H, (long)B * T * S * D * 4, (h0, h1) =>
+        CpuParallel.For(H, (long)B * T * S * D * 8, (h0, h1) =>
         {
-            var dp = new float[S];
-            for (int h = h0; h < h1; h++)
-                for (int b = 0; b < B; b++)
-                {
-                    float* pk = null, pv = null, dpk = null, dpv = null;
-                    if (P > 0)
+            var usedBuf = GC.AllocateUninitializedArray<float>(T * S, pinned: true);
+            var dpBuf = GC.AllocateUninitializedArray<float>(T * S, pinned: true);
+            fixed (float* usedScratch = usedBuf, dp = dpBuf)
+                for (int h = h0; h < h1; h++)
+                    for (int b = 0; b < B; b++)
                     {
-                        int adapter = adapters?[b] ?? 0;
-                        long headOffset = (long)h * P * D;
-                        pk = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 0) + headOffset;
-                        pv = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 1) + headOffset;
-                        if (dbank != null)
+                        float* q = qkv + (long)b * T * row3 + h * D, k = q + Cm, v = q + 2 * Cm;
+                        float* dq = dqkv + (long)b * T * row3 + h * D, dk = dq + Cm, dv = dq + 2 * Cm;
+                        float* dO = dctx + (long)b * T * Cm + h * D;
+                        long baseIndex = (long)(b * H + h) * T * S;
+                        float* pr = probs + baseIndex;
+                        float* pk = null, pv = null, dpk = null, dpv = null;
+                        if (P > 0)
                         {
-                            dpk = PrefixBase(dbank, adapter, prefixLayers, slot, H, P, D, 0) + headOffset;
-                            dpv = PrefixBase(dbank, adapter, prefixLayers, slot, H, P, D, 1) + headOffset;
+                            int adapter = adapters?[b] ?? 0;
+                            long headOffset = (long)h * P * D;
+                            pk = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 0) + headOffset;
+                            pv = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 1) + headOffset;
+                            if (dbank != null)
+                            {
+                                dpk = PrefixBase(dbank, adapter, prefixLayers, slot, H, P, D, 0) + headOffset;
+                                dpv = PrefixBase(dbank, adapter, prefixLayers, slot, H, P, D, 1) + headOffset;
+                            }
                         }
+                        // the probabilities the forward multiplied V by (after dropout)
+                        float* used = pr;
+                        if (dropMask != null)
+                        {
+                            TensorPrimitives.Multiply(new ReadOnlySpan<float>(pr, T * S), new ReadOnlySpan<float>(dropMask + baseIndex, T * S), new Span<float>(usedScratch, T * S));
+                            used = usedScratch;
+                        }
+                        // dV += usedᵀ dO ; d(used) = dO Vᵀ
+                        SmallGemm(true, false, T, D, T, 1f, used + P, S, dO, Cm, 1f, dv, row3);
+                        if (P > 0)
+                        {
+                            if (dpv != null) SmallGemm(true, false, P, D, T, 1f, used, S, dO, Cm, 1f, dpv, D);
+                            SmallGemm(false, true, T, P, D, 1f, dO, Cm, pv, D, 0f, dp, S);
+                        }
+                        SmallGemm(false, true, T, T, D, 1f, dO, Cm, v, row3, 0f, dp + P, S);
+                        if (dropMask != null) TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, T * S), new ReadOnlySpan<float>(dropMask + baseIndex, T * S), new Span<float>(dp, T * S));
+                        // softmax backward, scaled: dS = p (dp - <p, dp>) / sqrt(D); masked columns carry no gradient
+                        for (int i = 0; i < T; i++)
+                        {
+                            var p = new ReadOnlySpan<float>(pr + (long)i * S, S);
+                            var d = new Span<float>(dp + (long)i * S, S);
+                            float dot = TensorPrimitives.Dot(p, d);
+                            TensorPrimitives.Subtract(d, dot, d);
+                            TensorPrimitives.Multiply(d, p, d);
+                            TensorPrimitives.Multiply(d, scale, d);
+                            for (int j = 0; j < T; j++) if (mask[b * T + j] == 0) d[P + j] = 0;
+                        }
+                        // dQ = dS [Kp; K] ; dK += dS_tokᵀ Q ; dKp += dS_prefixᵀ Q
+                        if (P > 0) SmallGemm(false, false, T, D, P, 1f, dp, S, pk, D, 1f, dq, row3);
+                        SmallGemm(false, false, T, D, T, 1f, dp + P, S, k, row3, 1f, dq, row3);
+                        SmallGemm(true, false, T, D, T, 1f, dp + P, S, q, row3, 1f, dk, row3);
+                        if (dpk != null) SmallGemm(true, false, P, D, T, 1f, dp, S, q, row3, 1f, dpk, D);
                     }
-                    for (int i = 0; i < T; i++)
-                    {
-                        long probRow = ((long)(b * H + h) * T + i) * S;
-                        var pr = new ReadOnlySpan<float>(probs + probRow, S);
-                        var dO = new ReadOnlySpan<float>(dctx + (long)(b * T + i) * Cm + h * D, D);
-                        var q = new ReadOnlySpan<float>(qkv + (long)(b * T + i) * row3 + h * D, D);
-                        var dq = new Span<float>(dqkv + (long)(b * T + i) * row3 + h * D, D);
-
-                        // dV_j += p'_j dO ; dp_j = m_j <dO, V_j>
-                        for (int j = 0; j < S; j++)
-                        {
-                            float m = dropMask != null ? dropMask[probRow + j] : 1f;
-                            float pUsed = pr[j] * m;
-                            float* vj = j < P ? pv + (long)j * D : qkv + (long)(b * T + j - P) * row3 + 2 * Cm + h * D;
-                            float* dvj = j < P ? dpv : dqkv + (long)(b * T + j - P) * row3 + 2 * Cm + h * D;
-                            if (j < P && dvj != null) dvj += (long)j * D;
-                            if (pUsed != 0 && dvj != null) { var dv = new Span<float>(dvj, D); TensorPrimitives.MultiplyAdd(dO, pUsed, dv, dv); }
-                            dp[j] = m == 0 ? 0 : m * TensorPrimitives.Dot(dO, new ReadOnlySpan<float>(vj, D));
-                        }
-                        // softmax backward: dS_j = p_j (dp_j - sum_k p_k dp_k); masked columns carry no gradient
-                        float dot = TensorPrimitives.Dot(pr, dp);
-                        for (int j = 0; j < S; j++)
-                        {
-                            if (j >= P && mask[b * T + j - P] == 0) continue;
-                            float ds = pr[j] * (dp[j] - dot) * scale;
-                            if (ds == 0) continue;
-                            float* kj = j < P ? pk + (long)j * D : qkv + (long)(b * T + j - P) * row3 + Cm + h * D;
-                            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(kj, D), ds, dq, dq);
-                            float* dkj = j < P ? (dpk == null ? null : dpk + (long)j * D) : dqkv + (long)(b * T + j - P) * row3 + Cm + h * D;
-                            if (dkj != null) { var dk = new Span<float>(dkj, D); TensorPrimitives.MultiplyAdd(q, ds, dk, dk); }
-                        }
-                    }
-                }
         });
     }
 }

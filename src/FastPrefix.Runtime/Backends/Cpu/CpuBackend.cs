@@ -136,13 +136,13 @@ public sealed unsafe partial class CpuBackend : IBackend
     public void Gelu(Tensor x, Tensor y, long n)
     {
         float* px = C(x).Ptr, py = C(y).Ptr;
-        ForBlocks(n, 24, (s, e) => { for (long i = s; i < e; i++) py[i] = CpuMath.Gelu(px[i]); });
+        ForBlocks(n, 8, (s, e) => CpuGelu.Forward(new ReadOnlySpan<float>(px + s, (int)(e - s)), new Span<float>(py + s, (int)(e - s))));
     }
 
     public void GeluBackward(Tensor dy, Tensor x, Tensor dx, long n)
     {
         float* pdy = C(dy).Ptr, px = C(x).Ptr, pdx = C(dx).Ptr;
-        ForBlocks(n, 40, (s, e) => { for (long i = s; i < e; i++) pdx[i] = pdy[i] * CpuMath.GeluGrad(px[i]); });
+        ForBlocks(n, 12, (s, e) => CpuGelu.Backward(new ReadOnlySpan<float>(pdy + s, (int)(e - s)), new ReadOnlySpan<float>(px + s, (int)(e - s)), new Span<float>(pdx + s, (int)(e - s))));
     }
 
     public void Tanh(Tensor x, Tensor y, long n) =>

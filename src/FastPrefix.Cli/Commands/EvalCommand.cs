@@ -1,0 +1,38 @@
+using System.CommandLine;
+using System.Text.Json;
+using FastPrefix.Data.Tasks;
+
+namespace FastPrefix.Cli.Commands;
+
+/// <summary>`fastprefix eval`: metrics of an adapter on labelled data, as one JSON object on the last line.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var adapter = new Option<string>("--adapter") { Description = "adapter.safetensors written by train", Required = true };
+        var data = new Option<string>("--data") { Description = "Labelled data in the task's format", Required = true };
+        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 32 };
+        var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields (seqcls)" };
+        var labelField = new Option<string?>("--label-field") { Description = "Label field (seqcls)" };
+        var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: SQuAD 2.0 post-processing (null answers)" };
+        var device = CommonOptions.Device();
+        var command = new Command("eval", "Evaluate an adapter; prints the metrics as JSON on the last line") { model, adapter, data, batch, textFields, labelField, squadV2, device };
+        command.SetAction(p => CliErrors.Run(() => Execute(p.GetValue(model)!, p.GetValue(adapter)!, p.GetValue(data)!, p.GetValue(batch),
+            p.GetValue(textFields)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), p.GetValue(labelField),
+            p.GetValue(squadV2), p.GetValue(device)!, Console.Out)));
+        return command;
+    }
+
+    public static int Execute(string modelDir, string adapterPath, string dataPath, int batchSize, IReadOnlyList<string>? textFields, string? labelField,
+        bool squadV2, string device, TextWriter output)
+    {
+        if (batchSize <= 0) throw new UserInputException($"--batch-size must be positive, got {batchSize}");
+        using var s = AdapterSession.Open(modelDir, adapterPath, device, Console.Error);
+        var data = TaskDataLoader.Load(s.Model.Head.Kind, dataPath, s.Tokenizer, s.DataOptions(textFields, labelField, squadV2), s.Labels);
+        if (data.TruncationNote != null) Console.Error.WriteLine($"note: {dataPath}: {data.TruncationNote}");
+        var metrics = data.Evaluator(batchSize).Evaluate(s.Model);
+        output.WriteLine(JsonSerializer.Serialize(metrics.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6))));
+        return 0;
+    }
+}

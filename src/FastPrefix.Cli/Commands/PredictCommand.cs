@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Text.Json;
+using FastPrefix.Data.Features;
+using FastPrefix.Data.Tasks;
+using FastPrefix.Model.Heads;
+
+namespace FastPrefix.Cli.Commands;
+
+/// <summary>`fastprefix predict`: one JSON line per input record.</summary>
+internal static class PredictCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var adapter = new Option<string>("--adapter") { Description = "adapter.safetensors written by train", Required = true };
+        var input = new Option<string>("--input") { Description = "Records in the task's format (labels optional); '-' reads JSONL from standard input (seqcls, mc)", Required = true };
+        var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 32 };
+        var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields (seqcls)" };
+        var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow null answers" };
+        var device = CommonOptions.Device();
+        var command = new Command("predict", "Predict with an adapter: label and scores, tags per word, or answer text and span") { model, adapter, input, batch, textFields, squadV2, device };
+        command.SetAction(p => CliErrors.Run(() => Execute(p.GetValue(model)!, p.GetValue(adapter)!, p.GetValue(input)!, p.GetValue(batch),
+            p.GetValue(textFields)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), p.GetValue(squadV2), p.GetValue(device)!, Console.In, Console.Out)));
+        return command;
+    }
+
+    public static int Execute(string modelDir, string adapterPath, string inputPath, int batchSize, IReadOnlyList<string>? textFields, bool squadV2,
+        string device, TextReader stdin, TextWriter output)
+    {
+        if (batchSize <= 0) throw new UserInputException($"--batch-size must be positive, got {batchSize}");
+        using var s = AdapterSession.Open(modelDir, adapterPath, device, Console.Error);
+        var kind = s.Model.Head.Kind;
+        string? temp = null;
+        try
+        {
+            if (inputPath == "-")
+            {
+                if (kind is not (TaskKind.SequenceClassification or TaskKind.MultipleChoice))
+                    throw new UserInputException("--input -: standard input is read as JSONL, which only seqcls and mc accept; give a file");
+                temp = Path.Combine(Path.GetTempPath(), $"fastprefix-stdin-{Guid.NewGuid():N}.jsonl");
+                File.WriteAllText(temp, stdin.ReadToEnd());
+                inputPath = temp;
+            }
+            var data = TaskDataLoader.Load(kind, inputPath, s.Tokenizer, s.DataOptions(textFields, null, squadV2), s.Labels, requireLabels: false);
+            if (data.TruncationNote != null) Console.Error.WriteLine($"note: {data.TruncationNote}");
+            foreach (var line in Lines(s, data, batchSize)) output.WriteLine(line);
+        }
+        finally { if (temp != null) File.Delete(temp); }
+        return 0;
+    }
+
+    static IEnumerable<string> Lines(AdapterSession s, TaskDataset data, int batchSize)
+    {
+        var labels = s.Metadata.Labels;
+        switch (data.Data)
+        {
+            case ClassificationData d:
+                foreach (var logits in d.Predict(s.Model, batchSize))
+                {
+                    var p = Softmax(logits);
+                    int best = ClassificationEvaluator.ArgMax(logits);
+                    yield return JsonSerializer.Serialize(new { label = labels[best], scores = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => Math.Round(p[x.i], 6)) });
+                }
+                break;
+            case TokenClassificationData d:
+                var tags = d.PredictTags(s.Model, labels, batchSize);
+                for (int i = 0; i < tags.Length; i++)
+                    yield return JsonSerializer.Serialize(new { words = d.Features.Examples[i].Words, tags = tags[i] });
+                break;
+            case QaData d:
+                var answers = d.Predict(s.Model, batchSize, data.SquadV2);
+                for (int i = 0; i < answers.Length; i++)
+                {
+                    var a = answers[i];
+                    yield return JsonSerializer.Serialize(new { id = d.Features.Examples[i].Id, answer = a.IsNull ? "" : a.Text, start = a.IsNull ? -1 : a.Start, end = a.IsNull ? -1 : a.End, score = Math.Round(a.Score, 6) });
+                }
+                break;
+            case ChoiceData d:
+                foreach (var scores in d.Predict(s.Model, batchSize))
+                {
+                    var p = Softmax(scores);
+                    yield return JsonSerializer.Serialize(new { label = ClassificationEvaluator.ArgMax(scores), scores = p.Select(v => Math.Round(v, 6)).ToArray() });
+                }
+                break;
+        }
+    }
+
+    static double[] Softmax(float[] logits)
+    {
+        double max = logits.Max();
+        var e = logits.Select(v => Math.Exp(v - max)).ToArray();
+        double sum = e.Sum();
+        return e.Select(v => v / sum).ToArray();
+    }
+}

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.Text.Json;
+using FastPrefix.Adapters;
+using FastPrefix.Backends;
+using FastPrefix.Data.Tasks;
+using FastPrefix.Data.Tokenization;
+using FastPrefix.Model;
+using FastPrefix.Model.Heads;
+using FastPrefix.Training;
+
+namespace FastPrefix.Cli.Commands;
+
+/// <summary>Everything `fastprefix train` was asked to do.</summary>
+internal sealed record TrainRequest
+{
+    public required string ModelDir { get; init; }
+    public required TaskKind Task { get; init; }
+    public required string TrainPath { get; init; }
+    public string? EvalPath { get; init; }
+    public required string OutputDir { get; init; }
+    public int PrefixLen { get; init; } = 16;
+    public int PrefixProjection { get; init; }
+    public int FirstLayer { get; init; }
+    public PositionMode Positions { get; init; }
+    public required TrainingOptions Training { get; init; }
+    public required TaskDataOptions Data { get; init; }
+    public string Device { get; init; } = "auto";
+    public bool Resume { get; init; }
+}
+
+internal static class TrainCommand
+{
+    public const string AdapterFileName = "adapter.safetensors";
+
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var task = new Option<string>("--task") { Description = "seqcls | tokcls | qa | mc", Required = true };
+        task.AcceptOnlyFromAmong("seqcls", "tokcls", "qa", "mc");
+        var train = new Option<string>("--train") { Description = "Training data: JSONL/CSV/TSV (seqcls), CoNLL (tokcls), SQuAD JSON (qa), JSONL (mc)", Required = true };
+        var eval = new Option<string?>("--eval") { Description = "Evaluation data, same format; evaluated every epoch and the best adapter kept" };
+        var output = new Option<string>("--output") { Description = "Folder for adapter.safetensors, metrics.jsonl, curves.png and the checkpoint", Required = true };
+        var prefixLen = new Option<int>("--prefix-len") { Description = "Prefix length P (virtual tokens per layer)", DefaultValueFactory = _ => 16 };
+        var projection = new Option<int>("--prefix-projection") { Description = "Reparameterise the prefix with an MLP of this hidden size (0: plain prefix)", DefaultValueFactory = _ => 0 };
+        var firstLayer = new Option<int>("--first-layer") { Description = "First layer that gets a prefix (0: every layer)", DefaultValueFactory = _ => 0 };
+        var positions = new Option<string>("--positions") { Description = "from-zero | after-prefix (the P-Tuning v2 code's numbering)", DefaultValueFactory = _ => "from-zero" };
+        positions.AcceptOnlyFromAmong("from-zero", "after-prefix");
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs", DefaultValueFactory = _ => 3 };
+        var maxSteps = new Option<int>("--max-steps") { Description = "Stop after this many optimiser steps (overrides --epochs)", DefaultValueFactory = _ => 0 };
+        var lr = new Option<double>("--lr") { Description = "Peak learning rate (AdamW)", DefaultValueFactory = _ => 1e-2 };
+        var batch = new Option<int>("--batch-size") { Description = "Examples per step", DefaultValueFactory = _ => 16 };
+        var maxLen = new Option<int?>("--max-seq-length") { Description = "Tokens per input, special tokens included (default 128; 384 for qa)" };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of initialisation, shuffling and dropout", DefaultValueFactory = _ => 42 };
+        var warmup = new Option<double>("--warmup-ratio") { Description = "Share of steps for linear warmup", DefaultValueFactory = _ => 0 };
+        var decay = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay", DefaultValueFactory = _ => 0 };
+        var schedule = new Option<string>("--schedule") { Description = "linear | constant | exponential (per-epoch, --gamma)", DefaultValueFactory = _ => "linear" };
+        schedule.AcceptOnlyFromAmong("linear", "constant", "exponential");
+        var gamma = new Option<double>("--gamma") { Description = "Per-epoch factor of the exponential schedule", DefaultValueFactory = _ => 0.95 };
+        var clip = new Option<double>("--max-grad-norm") { Description = "Clip gradients to this global norm (0: off)", DefaultValueFactory = _ => 1.0 };
+        var patience = new Option<int>("--patience") { Description = "Early stopping: evaluations without improvement before stopping (0: off)", DefaultValueFactory = _ => 0 };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --output" };
+        var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields/columns, e.g. sentence1,sentence2 (default: GLUE names)" };
+        var labelField = new Option<string?>("--label-field") { Description = "Label field/column (default: label)" };
+        var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow unanswerable questions (SQuAD 2.0 post-processing)" };
+        var stride = new Option<int>("--doc-stride") { Description = "QA: overlap of context windows in tokens", DefaultValueFactory = _ => 128 };
+        var device = CommonOptions.Device();
+        var command = new Command("train", "Train a P-Tuning v2 prefix and task head on a frozen checkpoint")
+        {
+            model, task, train, eval, output, prefixLen, projection, firstLayer, positions, epochs, maxSteps, lr, batch, maxLen, seed,
+            warmup, decay, schedule, gamma, clip, patience, resume, textFields, labelField, squadV2, stride, device,
+        };
+        command.SetAction(p => CliErrors.Run(() =>
+        {
+            var kind = TaskDataLoader.ParseTask(p.GetValue(task)!);
+            int maxSeq = p.GetValue(maxLen) ?? (kind == TaskKind.QuestionAnswering ? 384 : 128);
+            var request = new TrainRequest
+            {
+                ModelDir = p.GetValue(model)!, Task = kind, TrainPath = p.GetValue(train)!, EvalPath = p.GetValue(eval),
+                OutputDir = p.GetValue(output)!, PrefixLen = p.GetValue(prefixLen), PrefixProjection = p.GetValue(projection),
+                FirstLayer = p.GetValue(firstLayer), Positions = p.GetValue(positions) == "after-prefix" ? PositionMode.AfterPrefix : PositionMode.FromZero,
+                Device = p.GetValue(device)!, Resume = p.GetValue(resume),
+                Training = new TrainingOptions
+                {
+                    Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), LearningRate = p.GetValue(lr), BatchSize = p.GetValue(batch),
+                    Seed = p.GetValue(seed), WarmupRatio = p.GetValue(warmup), WeightDecay = p.GetValue(decay), MaxGradNorm = p.GetValue(clip),
+                    Schedule = p.GetValue(schedule) switch { "constant" => LrScheduleKind.Constant, "exponential" => LrScheduleKind.Exponential, _ => LrScheduleKind.Linear },
+                    Gamma = p.GetValue(gamma), EarlyStoppingPatience = p.GetValue(patience), LengthBucketing = true,
+                },
+                Data = new TaskDataOptions
+                {
+                    MaxSeqLength = maxSeq, TextFields = p.GetValue(textFields)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                    LabelField = p.GetValue(labelField), SquadV2 = p.GetValue(squadV2), DocStride = p.GetValue(stride),
+                },
+            };
+            return Execute(request, Console.Out);
+        }));
+        return command;
+    }
+
+    public static int Execute(TrainRequest r, TextWriter output, CancellationToken cancel = default)
+    {
+        Validate(r);
+        var tokenizer = TokenizerFactory.FromFolder(r.ModelDir);
+        using var backend = BackendFactory.Create(r.Device, note => output.WriteLine(note));
+        using var weights = ModelFolder.LoadWeights(backend, r.ModelDir);
+        var config = weights.Config;
+        if (r.FirstLayer >= config.NumLayers) throw new UserInputException($"--first-layer {r.FirstLayer} must be below the model's {config.NumLayers} layers");
+        if (r.Data.MaxSeqLength > config.MaxPositionEmbeddings - (config.IsRoberta ? config.PadTokenId + 1 : 0) - (r.Positions == PositionMode.AfterPrefix ? r.PrefixLen : 0))
+            throw new UserInputException($"--max-seq-length {r.Data.MaxSeqLength} does not fit the model's max_position_embeddings {config.MaxPositionEmbeddings}");
+
+        var train = TaskDataLoader.Load(r.Task, r.TrainPath, tokenizer, r.Data);
+        if (train.TruncationNote != null) output.WriteLine($"note: {r.TrainPath}: {train.TruncationNote}");
+        TaskDataset? eval = null;
+        if (r.EvalPath != null)
+        {
+            eval = TaskDataLoader.Load(r.Task, r.EvalPath, tokenizer, r.Data, train.Labels.Count > 0 ? train.Labels : null);
+            if (eval.TruncationNote != null) output.WriteLine($"note: {r.EvalPath}: {eval.TruncationNote}");
+        }
+        output.WriteLine($"model {config.ModelType} {config.NumLayers} layers, hidden {config.HiddenSize}; task {TaskDataLoader.TaskName(r.Task)}; " +
+                         $"{train.Data.Count} training rows{(eval != null ? $", {eval.Data.Count} evaluation rows" : "")}" +
+                         (train.Labels.Count > 0 ? $"; labels: {string.Join(", ", train.Labels)}" : ""));
+
+        var encoder = new Encoder(backend, weights);
+        Prefix prefix = r.PrefixProjection > 0
+            ? new MlpPrefix(backend, config, r.PrefixLen, r.PrefixProjection, r.FirstLayer)
+            : new PlainPrefix(backend, config, r.PrefixLen, r.FirstLayer);
+        using var model = new PTuningModel(encoder, prefix, TaskHead.Create(r.Task, backend, config, train.NumOutputs), new PTuningOptions { Positions = r.Positions });
+        Initialization.Initialize(model, (int)(r.Training.Seed % int.MaxValue));
+        long trainable = model.Parameters.Sum(p => p.Length);
+        output.WriteLine($"trainable parameters: {trainable:N0} (prefix {prefix.Parameters.Sum(p => p.Length):N0}, head {model.Head.Parameters.Sum(p => p.Length):N0})");
+
+        Directory.CreateDirectory(r.OutputDir);
+        var trainer = new Trainer(model, train.Data, r.Training with { OutputDir = r.OutputDir }, eval?.Evaluator());
+        if (r.Resume && !trainer.HasCheckpoint) throw new UserInputException($"--resume: no checkpoint in {r.OutputDir}");
+        var result = new ProgressRenderer(output).Run(trainer, () => trainer.Run(r.Resume, cancel));
+
+        var meta = AdapterMetadata.FromModel(model, train.Labels, BackboneFingerprint.OfFolder(r.ModelDir), r.Data.MaxSeqLength, tokenizer.Kind);
+        string adapterPath = Path.Combine(r.OutputDir, AdapterFileName);
+        AdapterFile.Save(adapterPath, model, meta);
+        output.WriteLine($"adapter written to {adapterPath}");
+        var best = result.History.FirstOrDefault(e => e.Epoch == result.BestEpoch)?.Eval ?? result.History.LastOrDefault()?.Eval;
+        if (best != null)
+        {
+            output.WriteLine($"best evaluation (epoch {result.BestEpoch}):");
+            output.WriteLine(JsonSerializer.Serialize(best.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6))));
+        }
+        else output.WriteLine($"final training loss {result.History.LastOrDefault()?.TrainLoss:F4} (no --eval data)");
+        return result.Cancelled ? CliErrors.Internal : CliErrors.Ok;
+    }
+
+    static void Validate(TrainRequest r)
+    {
+        if (r.PrefixLen <= 0) throw new UserInputException($"--prefix-len must be positive, got {r.PrefixLen}");
+        if (r.PrefixProjection < 0) throw new UserInputException($"--prefix-projection must be >= 0, got {r.PrefixProjection}");
+        if (r.FirstLayer < 0) throw new UserInputException($"--first-layer must be >= 0, got {r.FirstLayer}");
+        if (r.Data.MaxSeqLength < 8) throw new UserInputException($"--max-seq-length must be at least 8, got {r.Data.MaxSeqLength}");
+        try { r.Training.Validate(); }
+        catch (ArgumentException e) { throw new UserInputException(OptionName(e.Message)); }
+        ModelFolder.Check(r.ModelDir);
+    }
+
+    /// <summary>Maps option record names in messages to the CLI's spelling.</summary>
+    static string OptionName(string message) => message
+        .Replace("MaxSteps", "--max-steps").Replace("Epochs", "--epochs").Replace("BatchSize", "--batch-size").Replace("LearningRate", "--lr")
+        .Replace("WarmupRatio", "--warmup-ratio").Replace("MaxGradNorm", "--max-grad-norm").Replace("EarlyStoppingPatience", "--patience").Replace("Gamma", "--gamma");
+}
