@@ -16,6 +16,7 @@ public static class CurvesPlot
             plot.Title("Training curves");
             plot.XLabel("epoch");
             plot.YLabel("train loss");
+            plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
             if (history.Count > 0)
             {
                 double[] xs = [.. history.Select(e => (double)e.Epoch)];
@@ -46,7 +47,7 @@ public static class CurvesPlot
                         marker.Axes.YAxis = plot.Axes.Right;
                     }
                 }
-                plot.ShowLegend(Alignment.UpperCenter);
+                plot.ShowLegend(Edge.Bottom);
             }
             return plot.GetImageBytes(width, height, ImageFormat.Png);
         }

@@ -75,7 +75,7 @@ public sealed class Trainer
         var clock = Stopwatch.StartNew();
         var stepClock = new Stopwatch();
         int stepsHere = 0;
-        var lastReport = TimeSpan.MinValue;
+        TimeSpan? lastReport = null;
         int savedAt = resume ? s.GlobalStep : -1;
         double Elapsed() => s.ElapsedBefore + clock.Elapsed.TotalSeconds;
 
@@ -100,7 +100,7 @@ public sealed class Trainer
                 s.LastLr = lr;
 
                 bool last = k == stepsInEpoch - 1;
-                if (Progress != null && (last || clock.Elapsed - lastReport >= ReportInterval))
+                if (Progress != null && (last || lastReport is not { } at || clock.Elapsed - at >= ReportInterval))
                 {
                     lastReport = clock.Elapsed;
                     double rate = stepClock.Elapsed.TotalSeconds > 0 ? stepsHere / stepClock.Elapsed.TotalSeconds : 0;
