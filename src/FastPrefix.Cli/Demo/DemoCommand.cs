@@ -38,7 +38,7 @@ internal static class DemoCommand
         {
             ModelDir = backbone, Task = TaskKind.SequenceClassification, TrainPath = train, EvalPath = eval, OutputDir = run,
             PrefixLen = 8, Device = "cpu",
-            Training = new TrainingOptions { Epochs = epochs, BatchSize = 16, LearningRate = 1e-2, Seed = 42, LengthBucketing = true, WarmupRatio = 0.06 },
+            Training = new TrainingOptions { Epochs = epochs, BatchSize = 16, LearningRate = 0.1, Seed = 42, LengthBucketing = true, WarmupRatio = 0.1 },
             Data = new TaskDataOptions { MaxSeqLength = 32 },
         }, output);
         if (code != 0) return code;

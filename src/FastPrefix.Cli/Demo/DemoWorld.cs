@@ -22,7 +22,7 @@ internal static class DemoWorld
     public static EncoderConfig Config => new()
     {
         ModelType = "bert", VocabSize = Vocabulary.Count, HiddenSize = 64, NumLayers = 4, NumHeads = 4, IntermediateSize = 256,
-        MaxPositionEmbeddings = 64, TypeVocabSize = 2, LayerNormEps = 1e-12f, HiddenDropout = 0.1f, AttentionDropout = 0.1f, PadTokenId = 0,
+        MaxPositionEmbeddings = 64, TypeVocabSize = 2, LayerNormEps = 1e-12f, HiddenDropout = 0f, AttentionDropout = 0f, PadTokenId = 0, // a random backbone drowns its weak signal in dropout noise
     };
 
     /// <summary>Writes the backbone folder: config.json, model.safetensors (random weights, seed 2022) and vocab.txt.</summary>
