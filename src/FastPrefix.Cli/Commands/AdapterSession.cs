@@ -1,5 +1,6 @@
 using FastPrefix.Adapters;
 using FastPrefix.Backends;
+using FastPrefix.Data.Features;
 using FastPrefix.Data.Tasks;
 using FastPrefix.Data.Tokenization;
 using FastPrefix.Model;
@@ -29,10 +30,13 @@ internal sealed class AdapterSession : IDisposable
         return new AdapterSession { Backend = backend, Weights = weights, Model = model, Metadata = meta, Tokenizer = tokenizer };
     }
 
+    /// <summary>Encoding as at training time (max length, QA doc stride and SQuAD version recorded in the adapter).</summary>
     public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2) => new()
     {
         MaxSeqLength = Metadata.MaxSeqLength > 0 ? Metadata.MaxSeqLength : 128,
-        TextFields = textFields, LabelField = labelField, SquadV2 = squadV2,
+        TextFields = textFields, LabelField = labelField,
+        SquadV2 = squadV2 || Metadata.Extra.GetValueOrDefault("squad_v2") == "true",
+        DocStride = int.TryParse(Metadata.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : QaFeatures.DefaultStride,
     };
 
     public IReadOnlyList<string>? Labels => Metadata.Labels.Count > 0 ? Metadata.Labels : null;

@@ -134,7 +134,10 @@ internal static class TrainCommand
         if (r.Resume && !trainer.HasCheckpoint) throw new UserInputException($"--resume: no checkpoint in {r.OutputDir}");
         var result = new ProgressRenderer(output).Run(trainer, () => trainer.Run(r.Resume, cancel));
 
-        var meta = AdapterMetadata.FromModel(model, train.Labels, BackboneFingerprint.OfFolder(r.ModelDir), r.Data.MaxSeqLength, tokenizer.Kind);
+        var extra = r.Task == TaskKind.QuestionAnswering
+            ? new Dictionary<string, string> { ["doc_stride"] = r.Data.DocStride.ToString(), ["squad_v2"] = r.Data.SquadV2 ? "true" : "false" }
+            : new Dictionary<string, string>();
+        var meta = AdapterMetadata.FromModel(model, train.Labels, BackboneFingerprint.OfFolder(r.ModelDir), r.Data.MaxSeqLength, tokenizer.Kind, extra);
         string adapterPath = Path.Combine(r.OutputDir, AdapterFileName);
         AdapterFile.Save(adapterPath, model, meta);
         output.WriteLine($"adapter written to {adapterPath}");

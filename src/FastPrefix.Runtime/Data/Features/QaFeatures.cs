@@ -34,7 +34,7 @@ public sealed class QaFeatures
             var (cIds, cpOffsets) = Content(tokenizer.Encode(e.Context));
             var cOffsets = TextOffsets.ToUtf16(e.Context, cpOffsets); // answers and contexts are indexed in UTF-16
             int budget = maxLength - specials - qIds.Length;
-            if (stride >= budget) throw new ArgumentException($"doc stride {stride} must be smaller than the context budget {budget} tokens");
+            if (stride >= budget) throw new ArgumentException($"--doc-stride {stride} must be smaller than the {budget} context tokens a window holds (--max-seq-length minus question and special tokens)");
             for (int start = 0; ; start += budget - stride)
             {
                 int len = Math.Min(budget, cIds.Length - start);
