@@ -19,13 +19,15 @@ public sealed class BenchModel : IDisposable
         MaxPositionEmbeddings = 512, TypeVocabSize = 2, LayerNormEps = 1e-12f, HiddenDropout = 0.1f, AttentionDropout = 0.1f,
     };
 
-    public BenchModel()
+    public BenchModel(bool profile = false)
     {
         Backend = new CpuBackend();
+        Profiler = profile ? new ProfilingBackend(Backend) : null;
+        FastPrefix.Backends.IBackend backend = (FastPrefix.Backends.IBackend?)Profiler ?? Backend;
         var config = Config;
-        var weights = EncoderWeights.Load(Backend, config, new SyntheticCheckpoint(config, seed: 1));
-        Model = new PTuningModel(new Encoder(Backend, weights), new PlainPrefix(Backend, config, PrefixLen),
-            TaskHead.Create(TaskKind.SequenceClassification, Backend, config, Labels));
+        var weights = EncoderWeights.Load(backend, config, new SyntheticCheckpoint(config, seed: 1));
+        Model = new PTuningModel(new Encoder(backend, weights), new PlainPrefix(backend, config, PrefixLen),
+            TaskHead.Create(TaskKind.SequenceClassification, backend, config, Labels));
         var rng = new Random(2);
         foreach (var p in Model.Parameters)
             p.Upload(Enumerable.Range(0, (int)p.Length).Select(_ => (float)(0.02 * SyntheticCheckpoint.Gaussian(rng))).ToArray());
@@ -42,6 +44,8 @@ public sealed class BenchModel : IDisposable
     }
 
     public CpuBackend Backend { get; }
+    /// <summary>Per-op timings when built with profile: true.</summary>
+    public ProfilingBackend? Profiler { get; }
     public PTuningModel Model { get; }
     public TaskBatch Batch_ { get; }
     public AdamW Optimizer { get; }

@@ -66,6 +66,21 @@ public static class StepReport
         Console.WriteLine($"| best sgemm on the same shapes (this run) | {bestGflops:F1} GFLOP/s ({ideal * 1e3:F1} ms) |");
         Console.WriteLine($"| matrix products vs best sgemm | {100 * inStep / bestGflops:F0} % (goal ≥ 70 %) |");
         Console.WriteLine($"| step / matrix-product time | {step / gemm:F2}× (goal ≤ 1.5×) |");
+
+        // Where the rest goes: the same step on a profiling wrapper (its own overhead is a few µs per op).
+        using var p = new BenchModel(profile: true);
+        for (int i = 0; i < 2; i++) p.TrainStep();
+        p.Profiler!.Times.Clear();
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < steps; i++) p.TrainStep();
+        double all = total.Elapsed.TotalSeconds / steps;
+        Console.WriteLine();
+        Console.WriteLine($"| op (per train step, mean of {steps}) | ms | share |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var (op, (seconds, _)) in p.Profiler.Times.OrderByDescending(kv => kv.Value.Seconds))
+            Console.WriteLine($"| {op} | {seconds / steps * 1e3:F1} | {100 * seconds / steps / all:F0} % |");
+        double listed = p.Profiler.Times.Values.Sum(v => v.Seconds) / steps;
+        Console.WriteLine($"| host (loss, batching, untimed) | {(all - listed) * 1e3:F1} | {100 * (all - listed) / all:F0} % |");
     }
 
     static unsafe double Gflops(bool ta, bool tb, int M, int N, int K, bool native)
