@@ -21,7 +21,6 @@ public sealed record PTuningOptions
 /// </summary>
 public sealed class PTuningModel : IDisposable
 {
-    ulong _seed;
     bool _canBackward;
 
     public PTuningModel(Encoder encoder, Prefix prefix, TaskHead head, PTuningOptions? options = null)
@@ -52,7 +51,6 @@ public sealed class PTuningModel : IDisposable
     {
         if (Head.Kind == TaskKind.MultipleChoice && (batch.Choices <= 0 || batch.Inputs.Batch % batch.Choices != 0))
             throw new ArgumentException($"multiple choice: {batch.Inputs.Batch} rows is not a multiple of {batch.Choices} choices");
-        _seed = seed;
         var prefix = Prefix.Prepare(training, PrefixDropout, DropoutHash.Derive(seed, 1));
         Encoder.Forward(batch.Inputs, prefix, new EncoderPassOptions
         {

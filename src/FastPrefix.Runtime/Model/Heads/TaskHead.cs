@@ -85,6 +85,16 @@ public abstract class TaskHead : IDisposable
             for (int o = 0; o < Outputs; o++) db[rowTask[r] * Outputs + o] += dLogits[r * Outputs + o];
         return db;
     }
+    /// <summary>Mean cross entropy over the rows whose label is not -100 (labels: one per row).</summary>
+    protected static double MeanCrossEntropy(int[]? labels, int rows, int classes, float[] logits, double[] dLogits, string missing)
+    {
+        if (labels == null) throw new ArgumentException(missing);
+        if (labels.Length != rows) throw new ArgumentException($"{labels.Length} labels for {rows} rows");
+        int kept = Math.Max(1, Losses.CountKept(labels));
+        var (sum, _) = Losses.CrossEntropy(logits, rows, classes, labels, dLogits, 1.0 / kept);
+        return sum / kept;
+    }
+
     /// <summary>Presents the logits in the task's natural shape.</summary>
     protected abstract HeadOutput Shape(TaskBatch batch, float[] logits, double? loss);
 
@@ -131,15 +141,8 @@ public sealed class SequenceClassificationHead(IBackend backend, EncoderConfig c
     public override TaskKind Kind => TaskKind.SequenceClassification;
     public override bool UsesPooled => true;
 
-    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
-    {
-        var labels = batch.Labels ?? throw new ArgumentException("sequence classification needs one label per row");
-        int rows = batch.Inputs.Batch;
-        if (labels.Length != rows) throw new ArgumentException($"{labels.Length} labels for {rows} rows");
-        int kept = Math.Max(1, Losses.CountKept(labels));
-        var (sum, _) = Losses.CrossEntropy(logits, rows, Outputs, labels, dLogits, 1.0 / kept);
-        return sum / kept;
-    }
+    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits) =>
+        MeanCrossEntropy(batch.Labels, batch.Inputs.Batch, Outputs, logits, dLogits, "sequence classification needs one label per row");
 
     protected override HeadOutput Shape(TaskBatch batch, float[] logits, double? loss) => new(logits, [batch.Inputs.Batch, Outputs], loss);
 }
@@ -151,15 +154,8 @@ public sealed class TokenClassificationHead(IBackend backend, EncoderConfig conf
     public override TaskKind Kind => TaskKind.TokenClassification;
     public override bool UsesPooled => false;
 
-    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
-    {
-        var labels = batch.Labels ?? throw new ArgumentException("token classification needs one label per token");
-        int rows = batch.Inputs.Rows;
-        if (labels.Length != rows) throw new ArgumentException($"{labels.Length} token labels for {rows} tokens");
-        int kept = Math.Max(1, Losses.CountKept(labels));
-        var (sum, _) = Losses.CrossEntropy(logits, rows, Outputs, labels, dLogits, 1.0 / kept);
-        return sum / kept;
-    }
+    protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits) =>
+        MeanCrossEntropy(batch.Labels, batch.Inputs.Rows, Outputs, logits, dLogits, "token classification needs one label per token");
 
     protected override HeadOutput Shape(TaskBatch batch, float[] logits, double? loss) => new(logits, [batch.Inputs.Batch, batch.Inputs.Seq, Outputs], loss);
 }
@@ -209,11 +205,7 @@ public sealed class MultipleChoiceHead(IBackend backend, EncoderConfig config, i
     protected override double Loss(TaskBatch batch, float[] logits, double[] dLogits)
     {
         int choices = batch.Choices, examples = batch.Inputs.Batch / choices;
-        var labels = batch.Labels ?? throw new ArgumentException("multiple choice needs one label per example");
-        if (labels.Length != examples) throw new ArgumentException($"{labels.Length} labels for {examples} examples");
-        int kept = Math.Max(1, Losses.CountKept(labels));
-        var (sum, _) = Losses.CrossEntropy(logits, examples, choices, labels, dLogits, 1.0 / kept);
-        return sum / kept;
+        return MeanCrossEntropy(batch.Labels, examples, choices, logits, dLogits, "multiple choice needs one label per example");
     }
 
     protected override HeadOutput Shape(TaskBatch batch, float[] logits, double? loss) => new(logits, [batch.Inputs.Batch / batch.Choices, batch.Choices], loss);
