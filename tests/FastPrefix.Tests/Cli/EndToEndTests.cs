@@ -121,6 +121,23 @@ public class EndToEndTests
     }
 
     [Fact]
+    public void Training_is_deterministic_and_peft_round_trips()
+    {
+        File.WriteAllLines(P("train.jsonl"), Enumerable.Range(0, 16).Select(i => JsonSerializer.Serialize(new { sentence = i % 2 == 0 ? "good film" : "bad book", label = i % 2 == 0 ? "pos" : "neg" })));
+        string[] Train(string output) => ["train", "--model", _model, "--task", "seqcls", "--train", P("train.jsonl"), "--eval", P("train.jsonl"), "--output", P(output),
+            "--epochs", "2", "--batch-size", "4", "--prefix-len", "2", "--max-seq-length", "16", "--device", "cpu", "--seed", "7"];
+        Ok(Train("a"));
+        Ok(Train("b"));
+        Assert.Equal(File.ReadAllBytes(P("a/adapter.safetensors")), File.ReadAllBytes(P("b/adapter.safetensors")));
+
+        Ok("peft", "export", "--model", _model, "--adapter", P("a/adapter.safetensors"), "--output", P("peft"));
+        Assert.True(File.Exists(P("peft/adapter_config.json")) && File.Exists(P("peft/adapter_model.safetensors")));
+        Ok("peft", "import", "--model", _model, "--peft", P("peft"), "--output", P("imported.safetensors"), "--labels", "neg,pos", "--max-seq-length", "16");
+        string Eval(string adapter) => LastJson(Ok("eval", "--model", _model, "--adapter", adapter, "--data", P("train.jsonl")).StdOut).GetRawText();
+        Assert.Equal(Eval(P("a/adapter.safetensors")), Eval(P("imported.safetensors")));
+    }
+
+    [Fact]
     public void Bad_data_names_file_and_line_and_exits_2()
     {
         File.WriteAllLines(P("bad.jsonl"), ["{\"sentence\": \"ok\", \"label\": \"a\"}", "{\"sentence\": \"ok\", \"label\": \"b\"}", "{not json"]);
