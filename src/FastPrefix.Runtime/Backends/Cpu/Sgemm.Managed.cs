@@ -20,9 +20,10 @@ public static unsafe partial class Sgemm
     internal const int NCTarget = 2048;   // columns of B per block: KC x NC floats = 4 MiB (L3), kept per calling thread
 
     /// <summary>Multiply-adds (m*n*k) below which the managed path stays on the calling thread: 4M, about
-    /// 50-100 us of single-thread work, so that fork/join costs stay small. Attention-sized products
-    /// (128 x 144 x 64) never pay for threads.</summary>
-    internal static long ParallelThreshold = 1L << 22;
+    /// 85 us of single-thread work. Measured on the 2-core Zen 4 box: 2 threads break even near 2M
+    /// (128^3: 44 vs 41 us) and win clearly at 4M (256x256x64: 85 -> 62 us); the margin covers a busy
+    /// second core. Attention-sized products (128 x 144 x 64) never pay for threads.</summary>
+    internal const long ParallelThreshold = 1L << 22;
 
     /// <summary>The kernel family <see cref="MultiplyManaged(bool, bool, int, int, int, float, float*, int, float*, int, float, float*, int)"/> uses on this CPU.</summary>
     internal static SgemmKernel BestKernel { get; } =
