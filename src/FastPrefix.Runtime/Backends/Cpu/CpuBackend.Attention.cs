@@ -27,7 +27,7 @@ public sealed unsafe partial class CpuBackend
 
         CpuParallel.For(B * H, (long)T * S * D * 4, (w0, w1) =>
         {
-            var dropped = dropMask != null ? GC.AllocateUninitializedArray<float>(T * S, pinned: true) : null;
+            float* dropped = dropMask != null ? ThreadScratch.Get(0, T * S) : null;
             for (int w = w0; w < w1; w++)
             {
                 int b = w / H, h = w % H;
@@ -55,17 +55,14 @@ public sealed unsafe partial class CpuBackend
                 float* used = pr;
                 if (dropped != null)
                 {
-                    fixed (float* pd = dropped)
+                    long baseIndex = (long)(b * H + h) * T * S;
+                    for (int e = 0; e < T * S; e++)
                     {
-                        long baseIndex = (long)(b * H + h) * T * S;
-                        for (int e = 0; e < T * S; e++)
-                        {
-                            float m = DropoutHash.Uniform(seed, baseIndex + e) >= dropP ? keepScale : 0f;
-                            dropMask[baseIndex + e] = m;
-                            pd[e] = pr[e] * m;
-                        }
-                        used = pd; // pinned array: the pointer stays valid outside 'fixed'
+                        float m = DropoutHash.Uniform(seed, baseIndex + e) >= dropP ? keepScale : 0f;
+                        dropMask[baseIndex + e] = m;
+                        dropped[e] = pr[e] * m;
                     }
+                    used = dropped;
                 }
                 float* o = ctx + (long)b * T * Cm + h * D;
                 if (P > 0) SmallGemm(false, false, T, D, P, 1f, used, S, pv, D, 0f, o, Cm);
@@ -95,9 +92,7 @@ public sealed unsafe partial class CpuBackend
         // adapter, so splitting by head keeps all writes disjoint and the sums deterministic.
         CpuParallel.For(H, (long)B * T * S * D * 8, (h0, h1) =>
         {
-            var usedBuf = GC.AllocateUninitializedArray<float>(T * S, pinned: true);
-            var dpBuf = GC.AllocateUninitializedArray<float>(T * S, pinned: true);
-            fixed (float* usedScratch = usedBuf, dp = dpBuf)
+            float* usedScratch = ThreadScratch.Get(0, T * S), dp = ThreadScratch.Get(1, T * S);
                 for (int h = h0; h < h1; h++)
                     for (int b = 0; b < B; b++)
                     {

@@ -85,7 +85,7 @@ public sealed unsafe partial class CpuBackend : IBackend
     public void ColumnSums(Tensor dy, Tensor db, int rows, int cols, bool accumulate)
     {
         var pdy = C(dy).Ptr;
-        var sums = new double[cols];
+        Span<double> sums = cols <= 4096 ? stackalloc double[cols] : new double[cols];
         for (int r = 0; r < rows; r++)
         {
             float* row = pdy + (long)r * cols;
@@ -225,8 +225,8 @@ public sealed unsafe partial class CpuBackend : IBackend
         float* pdy = C(dy).Ptr, px = C(x).Ptr, pg = C(gamma).Ptr, pm = C(mean).Ptr, pr = C(rstd).Ptr, pdx = C(dx).Ptr;
         CpuParallel.For(rows, cols * 10, (r0, r1) =>
         {
-            var xhat = new float[cols];
-            var g = new float[cols];
+            var xhat = new Span<float>(ThreadScratch.Get(0, cols), cols);
+            var g = new Span<float>(ThreadScratch.Get(1, cols), cols);
             for (int r = r0; r < r1; r++)
             {
                 var xr = new ReadOnlySpan<float>(px + (long)r * cols, cols);
