@@ -22,6 +22,10 @@ internal sealed record TrainRequest
     public int PrefixProjection { get; init; }
     public int FirstLayer { get; init; }
     public PositionMode Positions { get; init; }
+    /// <summary>Dropout overrides (null: the checkpoint config's probabilities, as the reference).</summary>
+    public float? HiddenDropout { get; init; }
+    public float? AttentionDropout { get; init; }
+    public float? PrefixDropout { get; init; }
     public required TrainingOptions Training { get; init; }
     public required TaskDataOptions Data { get; init; }
     public string Device { get; init; } = "auto";
@@ -63,11 +67,15 @@ internal static class TrainCommand
         var labelField = new Option<string?>("--label-field") { Description = "Label field/column (default: label)" };
         var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow unanswerable questions (SQuAD 2.0 post-processing)" };
         var stride = new Option<int>("--doc-stride") { Description = "QA: overlap of context windows in tokens", DefaultValueFactory = _ => 128 };
+        var hiddenDropout = new Option<float?>("--hidden-dropout") { Description = "Dropout in the backbone and on the head input while training (default: config hidden_dropout_prob)" };
+        var attentionDropout = new Option<float?>("--attention-dropout") { Description = "Dropout on attention probabilities (default: config attention_probs_dropout_prob)" };
+        var prefixDropout = new Option<float?>("--prefix-dropout") { Description = "Dropout on the prefix keys/values (default: config hidden_dropout_prob)" };
         var device = CommonOptions.Device();
         var command = new Command("train", "Train a P-Tuning v2 prefix and task head on a frozen checkpoint")
         {
             model, task, train, eval, output, prefixLen, projection, firstLayer, positions, epochs, maxSteps, lr, batch, maxLen, seed,
-            warmup, decay, schedule, gamma, clip, patience, resume, textFields, labelField, squadV2, stride, device,
+            warmup, decay, schedule, gamma, clip, patience, resume, textFields, labelField, squadV2, stride,
+            hiddenDropout, attentionDropout, prefixDropout, device,
         };
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -79,6 +87,7 @@ internal static class TrainCommand
                 OutputDir = p.GetValue(output)!, PrefixLen = p.GetValue(prefixLen), PrefixProjection = p.GetValue(projection),
                 FirstLayer = p.GetValue(firstLayer), Positions = p.GetValue(positions) == "after-prefix" ? PositionMode.AfterPrefix : PositionMode.FromZero,
                 Device = p.GetValue(device)!, Resume = p.GetValue(resume),
+                HiddenDropout = p.GetValue(hiddenDropout), AttentionDropout = p.GetValue(attentionDropout), PrefixDropout = p.GetValue(prefixDropout),
                 Training = new TrainingOptions
                 {
                     Epochs = p.GetValue(epochs), MaxSteps = p.GetValue(maxSteps), LearningRate = p.GetValue(lr), BatchSize = p.GetValue(batch),
@@ -92,7 +101,12 @@ internal static class TrainCommand
                     LabelField = p.GetValue(labelField), SquadV2 = p.GetValue(squadV2), DocStride = p.GetValue(stride),
                 },
             };
-            return Execute(request, Console.Out);
+            // Ctrl+C stops after the current step and leaves a checkpoint; `--resume` continues from it.
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            try { return Execute(request, Console.Out, cancel.Token); }
+            finally { Console.CancelKeyPress -= onCancel; }
         }));
         return command;
     }
@@ -124,7 +138,8 @@ internal static class TrainCommand
         Prefix prefix = r.PrefixProjection > 0
             ? new MlpPrefix(backend, config, r.PrefixLen, r.PrefixProjection, r.FirstLayer)
             : new PlainPrefix(backend, config, r.PrefixLen, r.FirstLayer);
-        using var model = new PTuningModel(encoder, prefix, TaskHead.Create(r.Task, backend, config, train.NumOutputs), new PTuningOptions { Positions = r.Positions });
+        using var model = new PTuningModel(encoder, prefix, TaskHead.Create(r.Task, backend, config, train.NumOutputs),
+            new PTuningOptions { Positions = r.Positions, HiddenDropout = r.HiddenDropout, AttentionDropout = r.AttentionDropout, PrefixDropout = r.PrefixDropout });
         Initialization.Initialize(model, (int)(r.Training.Seed % int.MaxValue));
         long trainable = model.Parameters.Sum(p => p.Length);
         output.WriteLine($"trainable parameters: {trainable:N0} (prefix {prefix.Parameters.Sum(p => p.Length):N0}, head {model.Head.Parameters.Sum(p => p.Length):N0})");
@@ -133,6 +148,11 @@ internal static class TrainCommand
         var trainer = new Trainer(model, train.Data, r.Training with { OutputDir = r.OutputDir }, eval?.Evaluator());
         if (r.Resume && !trainer.HasCheckpoint) throw new UserInputException($"--resume: no checkpoint in {r.OutputDir}");
         var result = new ProgressRenderer(output).Run(trainer, () => trainer.Run(r.Resume, cancel));
+        if (result.Cancelled)
+        {
+            output.WriteLine($"interrupted after step {result.Steps} of {result.TotalSteps}; the checkpoint is in {r.OutputDir}: run the same command with --resume to continue");
+            return CliErrors.Internal;
+        }
 
         var extra = r.Task == TaskKind.QuestionAnswering
             ? new Dictionary<string, string> { ["doc_stride"] = r.Data.DocStride.ToString(), ["squad_v2"] = r.Data.SquadV2 ? "true" : "false" }
@@ -148,7 +168,7 @@ internal static class TrainCommand
             output.WriteLine(JsonSerializer.Serialize(best.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6))));
         }
         else output.WriteLine($"final training loss {result.History.LastOrDefault()?.TrainLoss:F4} (no --eval data)");
-        return result.Cancelled ? CliErrors.Internal : CliErrors.Ok;
+        return CliErrors.Ok;
     }
 
     static void Validate(TrainRequest r)
@@ -157,6 +177,8 @@ internal static class TrainCommand
         if (r.PrefixProjection < 0) throw new UserInputException($"--prefix-projection must be >= 0, got {r.PrefixProjection}");
         if (r.FirstLayer < 0) throw new UserInputException($"--first-layer must be >= 0, got {r.FirstLayer}");
         if (r.Data.MaxSeqLength < 8) throw new UserInputException($"--max-seq-length must be at least 8, got {r.Data.MaxSeqLength}");
+        foreach (var (name, value) in new[] { ("--hidden-dropout", r.HiddenDropout), ("--attention-dropout", r.AttentionDropout), ("--prefix-dropout", r.PrefixDropout) })
+            if (value is < 0 or >= 1) throw new UserInputException($"{name} must be in [0, 1), got {value}");
         try { r.Training.Validate(); }
         catch (ArgumentException e) { throw new UserInputException(OptionName(e.Message)); }
         ModelFolder.Check(r.ModelDir);
