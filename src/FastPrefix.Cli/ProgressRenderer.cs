@@ -20,10 +20,10 @@ internal sealed class ProgressRenderer
     /// <summary>Runs <paramref name="run"/> with the trainer's events rendered; returns its result.</summary>
     public T Run<T>(Trainer trainer, Func<T> run)
     {
-        trainer.EpochCompleted += e => _out.WriteLine(FormatEpoch(e));
-        trainer.Warning += w => _out.WriteLine("warning: " + w);
         if (!Interactive)
         {
+            trainer.EpochCompleted += e => _out.WriteLine(FormatEpoch(e));
+            trainer.Warning += w => _out.WriteLine("warning: " + w);
             trainer.Progress += p =>
             {
                 if (p.Phase != TrainingPhase.Training || p.TotalSteps == 0) return;
@@ -41,6 +41,9 @@ internal sealed class ProgressRenderer
             .Start(ctx =>
             {
                 var task = ctx.AddTask("training", maxValue: Math.Max(1, trainer.TotalSteps));
+                // Lines written through AnsiConsole are placed above the live bar instead of tearing it.
+                trainer.EpochCompleted += e => AnsiConsole.WriteLine(FormatEpoch(e));
+                trainer.Warning += w => AnsiConsole.WriteLine("warning: " + w);
                 trainer.Progress += p =>
                 {
                     task.Value = p.Step;
