@@ -1,4 +1,8 @@
+using FastPrefix.Adapters;
+using FastPrefix.Data.Datasets;
+using FastPrefix.Data.Tokenization;
 using FastPrefix.IO;
+using FastPrefix.Training;
 using FastPrefix.Model;
 
 namespace FastPrefix.Cli;
@@ -32,11 +36,11 @@ internal static class CliErrors
         }
     }
 
-    /// <summary>Exceptions that describe bad input rather than a bug. Other layers add theirs by type name.</summary>
+    /// <summary>Exceptions that describe bad input rather than a bug.</summary>
     static bool IsUserError(Exception e) => e is UserInputException or ModelFormatException or SafetensorsException
+        or DatasetException or TokenizerException or AdapterException or TrainingException
         or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
-        || e is ArgumentException a && a.Message.StartsWith("--", StringComparison.Ordinal)   // option errors raised below the CLI
-        || e.GetType().Name is "DatasetException" or "TokenizerException" or "AdapterException";
+        || e is ArgumentException a && a.Message.StartsWith("--", StringComparison.Ordinal);   // option errors raised below the CLI
 
     static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
 }

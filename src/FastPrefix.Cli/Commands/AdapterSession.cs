@@ -23,8 +23,9 @@ internal sealed class AdapterSession : IDisposable
         var tokenizer = TokenizerFactory.FromFolder(modelDir);
         var backend = BackendFactory.Create(device, n => notices.WriteLine(n));
         var weights = ModelFolder.LoadWeights(backend, modelDir);
-        var model = AdapterFile.Load(adapterPath, new Encoder(backend, weights), BackboneFingerprint.OfFolder(modelDir));
-        var meta = AdapterFile.Read(adapterPath).Metadata;
+        var contents = AdapterFile.Read(adapterPath);
+        var model = AdapterFile.Load(contents, new Encoder(backend, weights), BackboneFingerprint.OfFolder(modelDir));
+        var meta = contents.Metadata;
         if (meta.TokenizerKind.Length > 0 && meta.TokenizerKind != tokenizer.Kind)
             throw new UserInputException($"{adapterPath}: trained with a {meta.TokenizerKind} tokenizer, but {modelDir} has a {tokenizer.Kind} one");
         return new AdapterSession { Backend = backend, Weights = weights, Model = model, Metadata = meta, Tokenizer = tokenizer };

@@ -73,7 +73,14 @@ public static class AdapterFile
     public static PTuningModel Load(string path, Encoder encoder, string? backboneFingerprint, PTuningOptions? overrides = null)
     {
         ArgumentNullException.ThrowIfNull(encoder);
-        var contents = Read(path);
+        return Load(Read(path), encoder, backboneFingerprint, overrides);
+    }
+
+    /// <summary>As <see cref="Load(string, Encoder, string?, PTuningOptions?)"/>, for contents already read (no second read of the file).</summary>
+    public static PTuningModel Load(AdapterContents contents, Encoder encoder, string? backboneFingerprint, PTuningOptions? overrides = null)
+    {
+        ArgumentNullException.ThrowIfNull(contents);
+        ArgumentNullException.ThrowIfNull(encoder);
         CheckBackbone(contents.Source, contents.Metadata.BaseModelConfig, encoder.Config, contents.Metadata.BaseModelFingerprint, backboneFingerprint);
         return Build(contents, encoder, overrides);
     }

@@ -31,6 +31,7 @@ public sealed class Encoder : IDisposable
     EncoderBatch? _batch;
     PrefixInput? _prefix;
     EncoderPassOptions? _options;
+    int[] _positions = [], _adapterZeros = [];   // host scratch for position ids and the default adapter index
 
     public Encoder(IBackend backend, EncoderWeights weights)
     {
@@ -60,6 +61,7 @@ public sealed class Encoder : IDisposable
         {
             _act?.Dispose();
             _act = new EncoderActivations(_b, _c, N, B, probs);
+            _positions = new int[_act.RowCapacity]; _adapterZeros = new int[_act.BatchCapacity];
         }
         var a = _act;
         _batch = batch; _prefix = prefix; _options = options;
@@ -67,10 +69,11 @@ public sealed class Encoder : IDisposable
         float hp = train ? options.HiddenDropout : 0, ap = train ? options.AttentionDropout : 0;
 
         _b.Upload(batch.InputIds, a.Ids);
-        _b.Upload(batch.PositionIds(_c, P, options.Positions), a.Positions);
+        batch.PositionIds(_c, P, options.Positions, _positions);
+        _b.Upload(_positions.AsSpan(0, N), a.Positions);
         _b.Upload(batch.TokenTypeIds, a.Types);
         _b.Upload(batch.AttentionMask, a.Mask);
-        _b.Upload(batch.RowAdapter ?? new int[B], a.RowAdapter);
+        _b.Upload(batch.RowAdapter is { } rowAdapter ? rowAdapter : _adapterZeros.AsSpan(0, B), a.RowAdapter);
 
         _b.Embed(a.Ids, a.Positions, a.Types, _w.WordEmbeddings, _w.PositionEmbeddings, _w.TokenTypeEmbeddings, a.EmbedSum, N, C);
         _b.LayerNorm(a.EmbedSum, _w.EmbeddingNormWeight, _w.EmbeddingNormBias, a.EmbedOut, a.EmbedMean, a.EmbedRstd, N, C, _c.LayerNormEps);

@@ -40,8 +40,16 @@ public sealed class EncoderBatch
     /// </summary>
     public int[] PositionIds(EncoderConfig config, int prefixLen, PositionMode mode)
     {
-        int shift = mode == PositionMode.AfterPrefix ? prefixLen : 0;
         var pos = new int[Rows];
+        PositionIds(config, prefixLen, mode, pos);
+        return pos;
+    }
+
+    /// <summary>Writes the position ids into the first B·T entries of <paramref name="pos"/> (a reused buffer).</summary>
+    public void PositionIds(EncoderConfig config, int prefixLen, PositionMode mode, Span<int> pos)
+    {
+        if (pos.Length < Rows) throw new ArgumentException($"position buffer holds {pos.Length} ids, the batch has {Rows}");
+        int shift = mode == PositionMode.AfterPrefix ? prefixLen : 0;
         for (int b = 0; b < Batch; b++)
         {
             int count = 0;
@@ -56,7 +64,6 @@ public sealed class EncoderBatch
                 else pos[i] = t + shift;
             }
         }
-        return pos;
     }
 }
 

@@ -30,6 +30,7 @@ public sealed class PTuningModel : IDisposable
         if (head.Tasks != 1 && head.Tasks != prefix.Adapters)
             throw new ArgumentException($"head has {head.Tasks} tasks but the prefix bank has {prefix.Adapters}");
         Encoder = encoder; Prefix = prefix; Head = head; Options = options ?? new PTuningOptions();
+        Parameters = [.. prefix.Parameters, .. head.Parameters];
     }
 
     public Encoder Encoder { get; }
@@ -38,7 +39,7 @@ public sealed class PTuningModel : IDisposable
     public PTuningOptions Options { get; }
     public EncoderConfig Config => Encoder.Config;
     public IBackend Backend => Encoder.Backend;
-    public IReadOnlyList<Parameter> Parameters => [.. Prefix.Parameters, .. Head.Parameters];
+    public IReadOnlyList<Parameter> Parameters { get; }
 
     float HiddenDropout => Options.HiddenDropout ?? Config.HiddenDropout;
     float AttentionDropout => Options.AttentionDropout ?? Config.AttentionDropout;

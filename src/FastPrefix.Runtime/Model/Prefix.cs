@@ -81,15 +81,17 @@ public abstract class Prefix : IDisposable
 public sealed class PlainPrefix : Prefix
 {
     readonly Parameter _bank;
+    readonly Parameter[] _parameters;
 
     public PlainPrefix(IBackend backend, EncoderConfig config, int prefixLen, int firstLayer = 0, int adapters = 1)
         : base(backend, config, prefixLen, firstLayer, adapters)
     {
         _bank = new Parameter(backend, "prefix", BankShape);
+        _parameters = [_bank];
     }
 
     public Parameter Bank => _bank;
-    public override IReadOnlyList<Parameter> Parameters => [_bank];
+    public override IReadOnlyList<Parameter> Parameters => _parameters;
     public override string Kind => "plain";
     protected override Tensor ComputeBank() => _bank.Value;
     protected override void BackwardBank(Tensor bankGrad) => Backend.Add(_bank.Grad, bankGrad, _bank.Grad, BankLength);
@@ -104,6 +106,7 @@ public sealed class PlainPrefix : Prefix
 public sealed class MlpPrefix : Prefix
 {
     readonly Parameter _embedding, _w0, _b0, _w2, _b2;
+    readonly Parameter[] _parameters;
     readonly Tensor _pre, _act, _out, _bank, _dOut, _dAct;
     readonly int _hidden, _width;
 
@@ -119,6 +122,7 @@ public sealed class MlpPrefix : Prefix
         _b0 = new Parameter(backend, "prefix_encoder.trans.0.bias", [projectionHidden], decay: false);
         _w2 = new Parameter(backend, "prefix_encoder.trans.2.weight", [_width, projectionHidden]);
         _b2 = new Parameter(backend, "prefix_encoder.trans.2.bias", [_width], decay: false);
+        _parameters = [_embedding, _w0, _b0, _w2, _b2];
         _pre = backend.Zeros(prefixLen, projectionHidden); _act = backend.Zeros(prefixLen, projectionHidden);
         _out = backend.Zeros(prefixLen, _width); _bank = backend.Zeros(BankShape);
         _dOut = backend.Zeros(prefixLen, _width); _dAct = backend.Zeros(prefixLen, projectionHidden);
@@ -126,7 +130,7 @@ public sealed class MlpPrefix : Prefix
 
     public int ProjectionHidden => _hidden;
     public Parameter Embedding => _embedding;
-    public override IReadOnlyList<Parameter> Parameters => [_embedding, _w0, _b0, _w2, _b2];
+    public override IReadOnlyList<Parameter> Parameters => _parameters;
     public override string Kind => "mlp";
 
     protected override Tensor ComputeBank()

@@ -14,7 +14,11 @@ public abstract class TaskHead : IDisposable
     int _capacity, _rows;
     bool _dropped;
     Tensor? _input;
-    double[]? _biasGrad;
+    // Host scratch, sized with the device buffers, so a step allocates only the logits it returns.
+    int[] _indexHost = [];
+    double[] _dLogitsHost = [], _biasGradHost = [];
+    float[] _dLogitsUpload = [], _biasHost = [];
+    readonly Parameter[] _parameters;
 
     protected TaskHead(IBackend backend, EncoderConfig config, int outputs, int tasks, string prefix)
     {
@@ -24,6 +28,9 @@ public abstract class TaskHead : IDisposable
         int C = config.HiddenSize;
         _weight = new Parameter(backend, prefix + ".weight", tasks == 1 ? [outputs, C] : [tasks, outputs, C]);
         _bias = new Parameter(backend, prefix + ".bias", tasks == 1 ? [outputs] : [tasks, outputs], decay: false);
+        _parameters = [_weight, _bias];
+        _biasGradHost = new double[tasks * outputs];
+        _biasHost = new float[tasks * outputs];
     }
 
     public EncoderConfig Config { get; }
@@ -31,7 +38,7 @@ public abstract class TaskHead : IDisposable
     public int Tasks { get; }
     public Parameter Weight => _weight;
     public Parameter Bias => _bias;
-    public IReadOnlyList<Parameter> Parameters => [_weight, _bias];
+    public IReadOnlyList<Parameter> Parameters => _parameters;
     public abstract TaskKind Kind { get; }
     /// <summary>True when the head reads the pooled output (B, C), false for every token (B·T, C).</summary>
     public abstract bool UsesPooled { get; }
@@ -47,7 +54,7 @@ public abstract class TaskHead : IDisposable
         int rows = UsesPooled ? inputs.Batch : inputs.Rows, C = Config.HiddenSize;
         Ensure(rows);
         _rows = rows;
-        var index = new int[rows];
+        var index = _indexHost.AsSpan(0, rows);
         int perRow = UsesPooled ? 1 : inputs.Seq;
         for (int r = 0; r < rows; r++)
         {
@@ -55,7 +62,7 @@ public abstract class TaskHead : IDisposable
             if ((uint)t >= (uint)Tasks) throw new ArgumentException($"row {r / perRow} uses task {t} but the head has {Tasks}");
             index[r] = t;
         }
-        Backend.Upload(index, _index!);
+        Backend.Upload((ReadOnlySpan<int>)index, _index!);
         _input = UsesPooled ? encoder.Pooled : encoder.Hidden;
         _dropped = training && dropout > 0 && AppliesDropout;
         Tensor x = _input;
@@ -66,24 +73,30 @@ public abstract class TaskHead : IDisposable
         double? loss = null;
         if (batch.HasTargets)
         {
-            var dLogits = new double[logits.Length];
-            loss = Loss(batch, logits, dLogits);
-            Backend.Upload(Array.ConvertAll(dLogits, v => (float)v), _dLogits!);
-            _biasGrad = BiasGradient(dLogits, index);
+            int n = logits.Length;
+            loss = Loss(batch, logits, _dLogitsHost);
+            for (int i = 0; i < n; i++) _dLogitsUpload[i] = (float)_dLogitsHost[i];
+            Backend.Upload(_dLogitsUpload.AsSpan(0, n), _dLogits!);
+            BiasGradient(rows);
         }
         return Shape(batch, logits, loss);
     }
 
-    /// <summary>Mean loss of the batch from host logits (rows, Outputs); writes dLoss/dLogits.</summary>
+    /// <summary>
+    /// Mean loss of the batch from host logits (rows, Outputs); writes dLoss/dLogits into the first rows·Outputs
+    /// entries of <paramref name="dLogits"/> (a reused buffer that may be longer).
+    /// </summary>
     protected abstract double Loss(TaskBatch batch, float[] logits, double[] dLogits);
 
-    /// <summary>db[task, o] = Σ rows of that task dLogits[r, o], summed in double on the host.</summary>
-    double[] BiasGradient(double[] dLogits, int[] rowTask)
+    /// <summary>
+    /// db[task, o] = Σ rows of that task dLogits[r, o], summed in double on the host from the unrounded loss
+    /// gradient: a bias shared by all classes then gets a gradient that is zero to 1e-16 when it is zero in theory.
+    /// </summary>
+    void BiasGradient(int rows)
     {
-        var db = new double[Tasks * Outputs];
-        for (int r = 0; r < rowTask.Length; r++)
-            for (int o = 0; o < Outputs; o++) db[rowTask[r] * Outputs + o] += dLogits[r * Outputs + o];
-        return db;
+        Array.Clear(_biasGradHost);
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < Outputs; o++) _biasGradHost[_indexHost[r] * Outputs + o] += _dLogitsHost[r * Outputs + o];
     }
     /// <summary>Mean cross entropy over the rows whose label is not -100 (labels: one per row).</summary>
     protected static double MeanCrossEntropy(int[]? labels, int rows, int classes, float[] logits, double[] dLogits, string missing)
@@ -104,9 +117,9 @@ public abstract class TaskHead : IDisposable
         if (_input == null) throw new InvalidOperationException("Backward needs a forward pass with targets first");
         int C = Config.HiddenSize;
         Backend.BankedLinearBackward(_dLogits!, _dropped ? _x! : _input, _weight.Value, _index!, _dx!, _weight.Grad, null, _rows, C, Outputs);
-        var bias = _bias.DownloadGrad();
-        for (int i = 0; i < bias.Length; i++) bias[i] = (float)(bias[i] + _biasGrad![i]);
-        Backend.Upload(bias, _bias.Grad);
+        Backend.Download(_bias.Grad, _biasHost);
+        for (int i = 0; i < _biasHost.Length; i++) _biasHost[i] = (float)(_biasHost[i] + _biasGradHost[i]);
+        Backend.Upload(_biasHost, _bias.Grad);
         if (_dropped) Backend.Multiply(_dx!, _mask!, _dx!, (long)_rows * C);
     }
 
@@ -117,6 +130,7 @@ public abstract class TaskHead : IDisposable
         int C = Config.HiddenSize;
         _x = Backend.Zeros(rows, C); _mask = Backend.Zeros(rows, C); _dx = Backend.Zeros(rows, C);
         _index = Backend.ZerosInt(rows); _logits = Backend.Zeros(rows, Outputs); _dLogits = Backend.Zeros(rows, Outputs);
+        _indexHost = new int[rows]; _dLogitsHost = new double[rows * Outputs]; _dLogitsUpload = new float[rows * Outputs];
         _capacity = rows;
     }
 
