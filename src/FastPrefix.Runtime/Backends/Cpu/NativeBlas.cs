@@ -8,8 +8,10 @@ namespace FastPrefix.Backends.Cpu;
 /// <see cref="Report"/> says what was tried.
 /// </summary>
 /// <remarks>
-/// <c>FASTPREFIX_BLAS=managed</c> disables native BLAS; <c>FASTPREFIX_BLAS=/path/lib.so</c> (or a bare soname)
-/// loads exactly that library. The reference BLAS (libblas.so.3) is never probed: it is slower than the
+/// <c>FASTPREFIX_BLAS=managed</c> disables native BLAS; <c>FASTPREFIX_BLAS=native</c> probes the candidates and makes
+/// the native library the default of <see cref="Sgemm.Multiply"/>; <c>FASTPREFIX_BLAS=/path/lib.so</c> (or a bare soname)
+/// loads exactly that library (and makes it the default too). Unset, the candidates are probed but only benchmarks
+/// and tests call them: the managed kernel is the default (see <see cref="Sgemm.PreferNative"/>). The reference BLAS (libblas.so.3) is never probed: it is slower than the
 /// managed kernel. Name it in the variable to use it anyway.
 /// </remarks>
 internal static unsafe class NativeBlas
@@ -41,6 +43,9 @@ internal static unsafe class NativeBlas
     /// <summary>True when FASTPREFIX_BLAS=managed.</summary>
     internal static readonly bool DisabledByEnvironment;
 
+    /// <summary>True when FASTPREFIX_BLAS asks for a native library ("native", a path or a soname).</summary>
+    internal static readonly bool RequestedByEnvironment;
+
     internal static bool Available => Sgemm_ != null;
 
     static NativeBlas()
@@ -55,7 +60,9 @@ internal static unsafe class NativeBlas
                 return;
             }
 
-            string[] names = string.IsNullOrEmpty(env) ? Candidates : [env];
+            RequestedByEnvironment = !string.IsNullOrEmpty(env);
+            bool probe = string.IsNullOrEmpty(env) || string.Equals(env, "native", StringComparison.OrdinalIgnoreCase);
+            string[] names = probe ? Candidates : [env!];
             var tried = new List<string>();
             foreach (var name in names)
             {

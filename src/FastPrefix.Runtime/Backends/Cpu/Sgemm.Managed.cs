@@ -105,7 +105,7 @@ public static unsafe partial class Sgemm
     [ThreadStatic] static Scratch bScratch;   // packed B block (per calling thread, shared with its workers)
 
     /// <summary>One GEMM call's state. A pooled instance per calling thread carries cached delegates, so a
-    /// call allocates nothing of its own (Parallel.For itself allocates a little).</summary>
+    /// call allocates nothing (its threads come from the allocation-free <see cref="CpuParallel"/> pool).</summary>
     sealed class Driver<K> where K : struct, IMicroKernel
     {
         [ThreadStatic] static Driver<K>? cached;
@@ -116,13 +116,13 @@ public static unsafe partial class Sgemm
         float* a, b, c, bp;
         nint lda, ldb, ldc;
         int jc, nc, pc, kc, kcStep;
-        readonly Action<int> packBTask, computeTask;
-        readonly ParallelOptions options = new();
+        readonly Action<int, int> packBTasks, computeTasks;
+        int threads;
 
         Driver()
         {
-            packBTask = PackBTask;
-            computeTask = ComputeTask;
+            packBTasks = (t0, t1) => { for (int t = t0; t < t1; t++) PackBTask(t); };
+            computeTasks = (t0, t1) => { for (int t = t0; t < t1; t++) ComputeTask(t); };
         }
 
         public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
@@ -158,7 +158,7 @@ public static unsafe partial class Sgemm
             mc = Math.Min(RoundUp(MCTarget, MR), RoundUp(m, MR));
             if (threads > 1) mc = Math.Min(mc, Math.Max(MR, RoundUp(DivUp(m, threads), MR)));
             mBlocks = DivUp(m, mc);
-            options.MaxDegreeOfParallelism = threads;
+            this.threads = threads;
 
             for (jc = 0; jc < n; jc += ncMax)
             {
@@ -175,8 +175,8 @@ public static unsafe partial class Sgemm
                     this.beta = pc == 0 ? beta : 1f;
                     if (threads > 1)
                     {
-                        Parallel.For(0, bTasks, options, packBTask);
-                        Parallel.For(0, mBlocks * nSplits, options, computeTask);
+                        CpuParallel.ForEachIndex(bTasks, this.threads, packBTasks);
+                        CpuParallel.ForEachIndex(mBlocks * nSplits, this.threads, computeTasks);
                     }
                     else
                     {

@@ -11,12 +11,15 @@ namespace FastPrefix.Backends.Cpu;
 /// [m,k] (or [k,m] when <c>transA</c>), B is stored [k,n] (or [n,k] when <c>transB</c>), C is [m,n].</para>
 /// <para>BLAS semantics: <c>beta == 0</c> never reads C (NaN there does not leak); <c>k == 0</c> or
 /// <c>alpha == 0</c> gives <c>C = beta * C</c>; <c>m == 0</c> or <c>n == 0</c> does nothing.</para>
-/// <para>Environment: <c>FASTPREFIX_BLAS=managed</c> forces the managed kernel;
-/// <c>FASTPREFIX_BLAS=/path/lib.so</c> uses exactly that library.</para>
+/// <para>Environment: <c>FASTPREFIX_BLAS=managed</c> forces the managed kernel; <c>FASTPREFIX_BLAS=native</c> makes the
+/// first optimised BLAS found the default; <c>FASTPREFIX_BLAS=/path/lib.so</c> uses exactly that library.</para>
+/// <para>The managed kernel is the default even when a native BLAS is installed: inside a training step its threads
+/// come from the same worker pool as every other CPU op, while OpenBLAS's own threads compete with that pool for the
+/// cores. Measured on the 2-vCPU bench machine (bench/RESULTS.md): step median 369 ms managed vs 414 ms OpenBLAS.</para>
 /// </remarks>
 public static unsafe partial class Sgemm
 {
-    static volatile bool preferNative = NativeBlas.Available;
+    static volatile bool preferNative = NativeBlas.Available && NativeBlas.RequestedByEnvironment;
     static volatile int maxThreads = Environment.ProcessorCount;
 
     /// <summary>What <see cref="Multiply"/> runs now, e.g. "OpenBLAS 0.3.21 (libopenblas.so.0, pthread, Zen)"
@@ -27,7 +30,7 @@ public static unsafe partial class Sgemm
     /// <summary>True when an optimised native BLAS was found and bound.</summary>
     public static bool NativeAvailable => NativeBlas.Available;
 
-    /// <summary>Whether <see cref="Multiply"/> uses the native BLAS when available (default: true when available).
+    /// <summary>Whether <see cref="Multiply"/> uses the native BLAS when available (default: only when FASTPREFIX_BLAS asks for it).
     /// Setting it when no native BLAS is available has no effect.</summary>
     public static bool PreferNative
     {
