@@ -6,7 +6,7 @@ namespace FastPrefix.Tests.Reference;
 
 /// <summary>
 /// The whole model against the float64 reference fixtures: every model fixture folder under the fixtures
-/// root (FASTPREFIX_FIXTURES or ../shared/fixtures) × every case. New folders are picked up without code changes.
+/// root (FASTPREFIX_FIXTURES or tests/fixtures) × every case. New folders are picked up without code changes.
 /// </summary>
 [Trait("Category", "Reference")]
 public class ReferenceTests

@@ -7,7 +7,8 @@ public static class TestPaths
     public static string RepoRoot { get; } = FindRepoRoot();
 
     /// <summary>
-    /// Root of the fixture folders: $FASTPREFIX_FIXTURES if set, else ../shared/fixtures beside the repository.
+    /// Root of the fixture folders: $FASTPREFIX_FIXTURES if set, else tests/fixtures in the repository (a copy of the
+    /// sample fixtures, so a bare clone passes its own tests).
     /// </summary>
     public static string FixturesRoot
     {
@@ -15,7 +16,7 @@ public static class TestPaths
         {
             var env = Environment.GetEnvironmentVariable("FASTPREFIX_FIXTURES");
             if (!string.IsNullOrWhiteSpace(env)) return Path.GetFullPath(env);
-            return Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "fixtures"));
+            return Path.Combine(RepoRoot, "tests", "fixtures");
         }
     }
 

@@ -35,11 +35,13 @@ internal static class CpuParallel
 /// Persistent background workers that take chunks of one job at a time; the calling thread works too.
 /// A call made while a job runs (nested in a chunk, or from another thread) runs inline on its caller.
 /// Steady state allocates nothing: the job lives in fields, claims and completion are interlocked counters.
+/// Completion is the pending count itself reaching zero, never a shared event: a reset/set event let a late
+/// Set from one job's last chunk release the next job's caller while that job still ran (worker-pool race).
 /// </summary>
 internal sealed class WorkerPool
 {
     readonly SemaphoreSlim _wake = new(0);
-    readonly ManualResetEventSlim _done = new(false);
+    readonly object _doneGate = new();   // the caller sleeps here when _pending is not yet zero
     readonly int _workers;
     int _busy;                 // 1 while a job is running
     Action<int, int>? _body;
@@ -48,9 +50,14 @@ internal sealed class WorkerPool
     int _pending;              // chunks not finished yet
     Exception? _error;
 
-    public WorkerPool(int workers)
+    readonly Action<PoolPoint>? _testHook;   // tests stall threads at these points to force rare interleavings
+
+    internal enum PoolPoint { CallerWorkDone, LastChunkCounted }
+
+    public WorkerPool(int workers, Action<PoolPoint>? testHook = null)
     {
         _workers = Math.Max(0, workers);
+        _testHook = testHook;
         for (int i = 0; i < _workers; i++)
             new Thread(Loop) { IsBackground = true, Name = $"FastPrefix CPU worker {i + 1}" }.Start();
     }
@@ -62,16 +69,29 @@ internal sealed class WorkerPool
         try
         {
             _body = body; _count = count; _chunks = chunks; _error = null;
-            _done.Reset();
             Volatile.Write(ref _pending, chunks);
             Volatile.Write(ref _unclaimed, chunks);   // publishes the job: everything above is visible to a claimer
             _wake.Release(helpers);
             Work();
-            if (Volatile.Read(ref _pending) > 0) _done.Wait();
+            _testHook?.Invoke(PoolPoint.CallerWorkDone);
+            WaitForPending();
             _body = null;
             if (_error is { } e) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
         }
         finally { Volatile.Write(ref _busy, 0); }
+    }
+
+    /// <summary>
+    /// Returns once every chunk of this job has finished. The condition is re-read under the lock after every
+    /// wake-up, so a pulse meant for an earlier job (or a spurious one) cannot end the wait early.
+    /// </summary>
+    void WaitForPending()
+    {
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) > 0 && !spin.NextSpinWillYield) spin.SpinOnce();
+        if (Volatile.Read(ref _pending) == 0) return;
+        lock (_doneGate)
+            while (Volatile.Read(ref _pending) > 0) Monitor.Wait(_doneGate);
     }
 
     void Loop()
@@ -89,7 +109,11 @@ internal sealed class WorkerPool
             int count = _count, chunks = _chunks;
             try { _body!((int)((long)count * c / chunks), (int)((long)count * (c + 1) / chunks)); }
             catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
-            if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+            if (Interlocked.Decrement(ref _pending) == 0)
+            {
+                _testHook?.Invoke(PoolPoint.LastChunkCounted);
+                lock (_doneGate) Monitor.PulseAll(_doneGate);
+            }
         }
     }
 }
