@@ -86,6 +86,7 @@ public sealed class Encoder : IDisposable
             _ownStaging = new StepStaging(_b);
             _ownPlan = Plan(_ownStaging, _ownPlan == null ? size : size with { MaxBatch = Math.Max(size.MaxBatch, _ownPlan.Size.MaxBatch), MaxSeq = Math.Max(size.MaxSeq, _ownPlan.Size.MaxSeq) });
             _ownStaging.Allocate();
+            _ownPlan.Bind();
         }
         _ownPlan.Stage(batch, batch.Batch, batch.Seq, P, prefix?.Adapters ?? 1, options.Positions, options.Seed);
         _ownStaging!.Upload();

@@ -53,13 +53,22 @@ public sealed class EncoderPlan : IDisposable
     public int LogicalBatch { get; private set; }
     public int Rows => Batch * Seq;
 
-    public Tensor Ids => _idsView ??= Staging.View(_ids);
-    public Tensor Positions => _positionsView ??= Staging.View(_positions);
-    public Tensor Types => _typesView ??= Staging.View(_types);
-    public Tensor Mask => _maskView ??= Staging.View(_mask);
-    public Tensor RowAdapter => _rowAdapterView ??= Staging.View(_rowAdapter);
+    /// <summary>Creates the views of the staged regions (after the staging area is allocated, before any step).</summary>
+    internal void Bind()
+    {
+        _idsView = Staging.View(_ids); _positionsView = Staging.View(_positions); _typesView = Staging.View(_types);
+        _maskView = Staging.View(_mask); _rowAdapterView = Staging.View(_rowAdapter); _seedsView = Staging.View(_seeds);
+    }
+
+    static Tensor Bound(Tensor? view) => view ?? throw new InvalidOperationException("the encoder plan's staging area is not bound yet");
+
+    public Tensor Ids => Bound(_idsView);
+    public Tensor Positions => Bound(_positionsView);
+    public Tensor Types => Bound(_typesView);
+    public Tensor Mask => Bound(_maskView);
+    public Tensor RowAdapter => Bound(_rowAdapterView);
     /// <summary>The step's dropout seeds (<see cref="DropoutSites"/>), also read by the prefix and the head.</summary>
-    public Tensor Seeds => _seedsView ??= Staging.View(_seeds);
+    public Tensor Seeds => Bound(_seedsView);
     public StagingRegion SeedsRegion => _seeds;
     public ReadOnlySpan<int> HostRowAdapter => Staging.Ints(_rowAdapter)[..Batch];
 

@@ -72,7 +72,7 @@ public sealed class PTuningModel : IDisposable
     public Tensor Results => _results;
     /// <summary>Staged per-step optimiser scalars (lr, stepSize, invSqrtBc2) read by AdamW.</summary>
     public StagingRegion OptimizerScalars => _scalars;
-    public Tensor OptimizerScalarsView => _scalarsView ??= Staging.View(_scalars, TensorType.Float32);
+    public Tensor OptimizerScalarsView => _scalarsView ?? throw new InvalidOperationException("the model has no plan yet");
     /// <summary>A staged int (the ring slot a trainer records the step's results into).</summary>
     public StagingRegion ResultSlot => _slot;
 
@@ -90,8 +90,10 @@ public sealed class PTuningModel : IDisposable
         Head.Plan(_staging, maxRows, maxSeq);
         _scalars = _staging.Reserve(3);
         _slot = _staging.Reserve(1);
-        _scalarsView = null;
         _staging.Allocate();
+        _plan.Bind();
+        Head.Bind();
+        _scalarsView = _staging.View(_scalars, TensorType.Float32);
         _ranForward = _canBackward = false;
     }
 

@@ -64,10 +64,14 @@ public abstract class TaskHead : IDisposable
         _dropped = Backend.Zeros(rows, C); _logits = Backend.Zeros(rows, Outputs); _dLogits = Backend.Zeros(rows, Outputs);
     }
 
+    /// <summary>Creates the views of the staged regions (after the staging area is allocated, before any step).</summary>
+    public void Bind() { _indexView = Staging.View(_index); _labelsView = Staging.View(_labels); _limitView = Staging.View(_limit); }
+
+    static Tensor Bound(Tensor? view) => view ?? throw new InvalidOperationException("the head's staging area is not bound yet");
     protected StepStaging Staging => _staging ?? throw new InvalidOperationException("the head has no plan");
-    protected Tensor Index => _indexView ??= Staging.View(_index);
-    protected Tensor Labels => _labelsView ??= Staging.View(_labels);
-    protected Tensor ClassLimit => _limitView ??= Staging.View(_limit);
+    protected Tensor Index => Bound(_indexView);
+    protected Tensor Labels => Bound(_labelsView);
+    protected Tensor ClassLimit => Bound(_limitView);
     protected StagingRegion LabelsRegion => _labels;
     protected Tensor Logits => _logits!;
     protected Tensor DLogits => _dLogits!;
