@@ -268,3 +268,24 @@ public class CpuGeluTests
         }
     }
 }
+
+public class DropoutHashTests
+{
+    [Theory]
+    [InlineData(0.1f, 0L, 37)]
+    [InlineData(0.5f, 12345L, 1000)]
+    [InlineData(0.999f, 7L, 64)]
+    [InlineData(0f, 3L, 9)]
+    [InlineData(1f, 3L, 33)]
+    public void Vectorised_masks_equal_the_scalar_definition(float p, long start, int n)
+    {
+        var x = Enumerable.Range(0, n).Select(i => 1f + i).ToArray(); var y = new float[n];
+        foreach (ulong seed in new[] { 0UL, 42UL, 0xFFFFFFFFFFFFFFFFUL })
+        {
+            DropoutHash.Apply(seed, start, x, y, p);
+            float keep = p >= 1f ? 0f : 1f / (1f - p);
+            for (int i = 0; i < n; i++)
+                Assert.Equal(x[i] * (DropoutHash.Uniform(seed, start + i) >= p ? keep : 0f), y[i]);
+        }
+    }
+}

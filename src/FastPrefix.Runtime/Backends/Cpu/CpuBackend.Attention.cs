@@ -29,7 +29,6 @@ public sealed unsafe partial class CpuBackend
         int* mask = C(a.AttentionMask).IntPtr, adapters = C(a.RowAdapter).IntPtr;
         int prefixLayers = a.PrefixLayers, slot = a.PrefixSlot;
         float dropP = a.DropoutP; ulong seed = dropP > 0 ? ReadSeed(a.Seed) : 0;
-        float keepScale = KeepScale(dropP);
 
         CpuParallel.For(B * H, (long)T * S * D * 4, (w0, w1) =>
         {
@@ -62,8 +61,7 @@ public sealed unsafe partial class CpuBackend
                 if (dropped != null)
                 {
                     long baseIndex = (long)(b * H + h) * T * S;
-                    for (int e = 0; e < T * S; e++)
-                        dropped[e] = pr[e] * (DropoutHash.Uniform(seed, baseIndex + e) >= dropP ? keepScale : 0f);
+                    DropoutHash.Apply(seed, baseIndex, new ReadOnlySpan<float>(pr, T * S), new Span<float>(dropped, T * S), dropP);
                     used = dropped;
                 }
                 float* o = ctx + (long)b * T * Cm + h * D;
@@ -88,14 +86,13 @@ public sealed unsafe partial class CpuBackend
         int* mask = C(a.AttentionMask).IntPtr, adapters = C(a.RowAdapter).IntPtr;
         int prefixLayers = a.PrefixLayers, slot = a.PrefixSlot;
         float dropP = a.DropoutP; ulong seed = dropP > 0 ? ReadSeed(a.Seed) : 0;
-        float keepScale = KeepScale(dropP);
         C(dQkv).Floats[..(B * T * row3)].Clear();
 
         // One worker per head: prefix gradients of a head are shared by every row using the same
         // adapter, so splitting by head keeps all writes disjoint and the sums deterministic.
         CpuParallel.For(H, (long)B * T * S * D * 8, (h0, h1) =>
         {
-            float* usedScratch = ThreadScratch.Get(0, T * S), dp = ThreadScratch.Get(1, T * S), keepMask = ThreadScratch.Get(2, T * S);
+            float* usedScratch = ThreadScratch.Get(0, T * S), dp = ThreadScratch.Get(1, T * S);
                 for (int h = h0; h < h1; h++)
                     for (int b = 0; b < B; b++)
                     {
@@ -121,8 +118,7 @@ public sealed unsafe partial class CpuBackend
                         float* used = pr;
                         if (dropP > 0)
                         {
-                            for (int e = 0; e < T * S; e++) keepMask[e] = DropoutHash.Uniform(seed, baseIndex + e) >= dropP ? keepScale : 0f;
-                            TensorPrimitives.Multiply(new ReadOnlySpan<float>(pr, T * S), new ReadOnlySpan<float>(keepMask, T * S), new Span<float>(usedScratch, T * S));
+                            DropoutHash.Apply(seed, baseIndex, new ReadOnlySpan<float>(pr, T * S), new Span<float>(usedScratch, T * S), dropP);
                             used = usedScratch;
                         }
                         // dV += usedᵀ dO ; d(used) = dO Vᵀ
@@ -133,7 +129,7 @@ public sealed unsafe partial class CpuBackend
                             SmallGemm(false, true, T, P, D, 1f, dO, Cm, pv, D, 0f, dp, S);
                         }
                         SmallGemm(false, true, T, T, D, 1f, dO, Cm, v, row3, 0f, dp + P, S);
-                        if (dropP > 0) TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, T * S), new ReadOnlySpan<float>(keepMask, T * S), new Span<float>(dp, T * S));
+                        if (dropP > 0) DropoutHash.Apply(seed, baseIndex, new ReadOnlySpan<float>(dp, T * S), new Span<float>(dp, T * S), dropP);
                         // softmax backward, scaled: dS = p (dp - <p, dp>) / sqrt(D); masked columns carry no gradient
                         for (int i = 0; i < T; i++)
                         {

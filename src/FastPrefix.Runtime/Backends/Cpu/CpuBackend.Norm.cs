@@ -10,7 +10,7 @@ public sealed unsafe partial class CpuBackend
     {
         int* ids = C(a.Ids).IntPtr, pos = C(a.Positions).IntPtr, types = C(a.Types).IntPtr;
         float* pw = C(a.Word).Ptr, pp = C(a.Position).Ptr, pt = C(a.Type).Ptr, po = C(a.Output).Ptr, pg = C(a.Gamma).Ptr, pb = C(a.Beta).Ptr;
-        int cols = a.Cols; float eps = a.Eps, p = a.DropoutP, keep = KeepScale(p);
+        int cols = a.Cols; float eps = a.Eps, p = a.DropoutP;
         ulong seed = p > 0 ? ReadSeed(a.Seed) : 0;
         CpuParallel.For(a.Rows, cols * 9, (r0, r1) =>
         {
@@ -20,8 +20,7 @@ public sealed unsafe partial class CpuBackend
                 TensorPrimitives.Add(new ReadOnlySpan<float>(pw + (long)ids[r] * cols, cols), new ReadOnlySpan<float>(pp + (long)pos[r] * cols, cols), o);
                 TensorPrimitives.Add(o, new ReadOnlySpan<float>(pt + (long)types[r] * cols, cols), o);
                 NormalizeRow(o, o, pg, pb, cols, eps, out _, out _);
-                if (p > 0)
-                    for (int c = 0; c < cols; c++) o[c] *= DropoutHash.Uniform(seed, (long)r * cols + c) >= p ? keep : 0f;
+                if (p > 0) DropoutHash.Apply(seed, (long)r * cols, o, o, p);
             }
         });
     }
@@ -30,7 +29,7 @@ public sealed unsafe partial class CpuBackend
     {
         float* branch = C(a.Branch).Ptr, bias = C(a.Bias).Ptr, res = C(a.Residual).Ptr, sum = C(a.Sum).Ptr, output = C(a.Output).Ptr;
         float* pg = C(a.Gamma).Ptr, pb = C(a.Beta).Ptr, mean = C(a.Mean).Ptr, rstd = C(a.Rstd).Ptr;
-        int cols = a.Cols; float eps = a.Eps, p = a.DropoutP, keep = KeepScale(p);
+        int cols = a.Cols; float eps = a.Eps, p = a.DropoutP;
         ulong seed = p > 0 ? ReadSeed(a.Seed) : 0;
         CpuParallel.For(a.Rows, cols * 8, (r0, r1) =>
         {
@@ -40,8 +39,7 @@ public sealed unsafe partial class CpuBackend
                 long at = (long)r * cols;
                 var s = new Span<float>(sum + at, cols);
                 TensorPrimitives.Add(new ReadOnlySpan<float>(branch + at, cols), b, s);
-                if (p > 0)
-                    for (int c = 0; c < cols; c++) s[c] *= DropoutHash.Uniform(seed, at + c) >= p ? keep : 0f;
+                if (p > 0) DropoutHash.Apply(seed, at, s, s, p);
                 TensorPrimitives.Add(s, new ReadOnlySpan<float>(res + at, cols), s);
                 NormalizeRow(s, new Span<float>(output + at, cols), pg, pb, cols, eps, out mean[r], out rstd[r]);
             }
@@ -64,7 +62,7 @@ public sealed unsafe partial class CpuBackend
     {
         float* pdy = C(dOutput).Ptr, px = C(a.Sum).Ptr, pg = C(a.Gamma).Ptr, pm = C(a.Mean).Ptr, pr = C(a.Rstd).Ptr;
         float* pdr = dResidual == null ? null : C(dResidual).Ptr, pdb = C(dBranch).Ptr;
-        int cols = a.Cols; float p = a.DropoutP, keep = KeepScale(p);
+        int cols = a.Cols; float p = a.DropoutP;
         ulong seed = p > 0 ? ReadSeed(a.Seed) : 0;
         CpuParallel.For(a.Rows, cols * 12, (r0, r1) =>
         {
@@ -80,12 +78,10 @@ public sealed unsafe partial class CpuBackend
                 float meanG = TensorPrimitives.Sum(g) / cols;
                 float meanGx = TensorPrimitives.Dot(g, xhat) / cols;
                 float rs = pr[r];
-                for (int c = 0; c < cols; c++)
-                {
-                    float v = rs * (g[c] - meanG - xhat[c] * meanGx);
-                    if (pdr != null) pdr[at + c] = v;
-                    pdb[at + c] = p > 0 ? v * (DropoutHash.Uniform(seed, at + c) >= p ? keep : 0f) : v;
-                }
+                var db = new Span<float>(pdb + at, cols);
+                for (int c = 0; c < cols; c++) db[c] = rs * (g[c] - meanG - xhat[c] * meanGx);
+                if (pdr != null) db.CopyTo(new Span<float>(pdr + at, cols));
+                if (p > 0) DropoutHash.Apply(seed, at, db, db, p);
             }
         });
     }

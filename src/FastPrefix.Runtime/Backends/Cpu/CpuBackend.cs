@@ -156,13 +156,12 @@ public sealed unsafe partial class CpuBackend : IBackend
         return (uint)s[2 * seed.Index] | (ulong)(uint)s[2 * seed.Index + 1] << 32;
     }
 
-    static float KeepScale(float p) => p >= 1f ? 0f : 1f / (1f - p);
 
     public void Dropout(Tensor x, Tensor y, long n, float p, DropoutSeed seed)
     {
         float* px = C(x).Ptr, py = C(y).Ptr;
-        ulong s = ReadSeed(seed); float keep = KeepScale(p);
-        ForBlocks(n, 8, (b, e) => { for (long i = b; i < e; i++) py[i] = px[i] * (DropoutHash.Uniform(s, i) >= p ? keep : 0f); });
+        ulong s = ReadSeed(seed);
+        ForBlocks(n, 3, (b, e) => DropoutHash.Apply(s, b, new ReadOnlySpan<float>(px + b, (int)(e - b)), new Span<float>(py + b, (int)(e - b)), p));
     }
 
     public void DropoutBackward(Tensor dy, Tensor dx, long n, float p, DropoutSeed seed) => Dropout(dy, dx, n, p, seed);
