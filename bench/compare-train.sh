@@ -10,15 +10,16 @@ cd "$(dirname "$0")/.."
 [ -f "$work/train.tsv" ] || dotnet run -c Release --project bench/FastPrefix.Bench -- write-train-workload "$work" 512
 args=(train --model "$work/model" --task seqcls --train "$work/train.tsv" --text-fields sentence1,sentence2 --label-field label
       --batch-size 32 --max-seq-length 128 --prefix-len 16 --max-steps 8 --device cpu)
-declare -A secs mem
+declare -A secs mem cpu
 for r in $(seq 1 "$rounds"); do
   for which in old new; do
     bin=${!which}; out=$(mktemp -d)
-    /usr/bin/time -f "%e %M" -o "$out/time" "$bin/fastprefix" "${args[@]}" --output "$out/run" >"$out/log" 2>&1 \
+    /usr/bin/time -f "%e %M %U %S" -o "$out/time" "$bin/fastprefix" "${args[@]}" --output "$out/run" >"$out/log" 2>&1 \
       || { cat "$out/log"; exit 1; }
-    read -r s kb <"$out/time"
+    read -r s kb user sys <"$out/time"
+    cpu[$which]+="$(awk "BEGIN {print $user + $sys}") "
     secs[$which]+="$s "; mem[$which]+="$kb "
-    echo "round $r $which: ${s} s, peak RSS $((kb / 1024)) MB"
+    echo "round $r $which: ${s} s wall, $(awk "BEGIN {print $user + $sys}") s CPU, peak RSS $((kb / 1024)) MB"
     rm -rf "$out"
   done
 done
@@ -27,3 +28,5 @@ so=$(echo "${secs[old]}" | median); sn=$(echo "${secs[new]}" | median)
 mo=$(echo "${mem[old]}" | median); mn=$(echo "${mem[new]}" | median)
 echo "median wall time: old $so s, new $sn s, new/old $(awk "BEGIN {printf \"%.2f\", $sn / $so}")"
 echo "median peak RSS: old $((${mo%.*} / 1024)) MB, new $((${mn%.*} / 1024)) MB, new/old $(awk "BEGIN {printf \"%.2f\", $mn / $mo}")"
+co=$(echo "${cpu[old]}" | median); cn=$(echo "${cpu[new]}" | median)
+echo "median CPU time (user+sys): old $co s, new $cn s, new/old $(awk "BEGIN {printf \"%.2f\", $cn / $co}")"

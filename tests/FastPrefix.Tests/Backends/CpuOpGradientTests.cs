@@ -241,6 +241,42 @@ public class CpuOpGradientTests
     }
 
     [Fact]
+    public void Gemm_reads_and_writes_strided_rows_in_place()
+    {
+        // The pooler's product: token 0 of each of 3 rows of 4 tokens (row stride 4·C) times Wᵀ, and its backward into those rows.
+        int B = 3, T = 4, C = 5;
+        var hidden = GradCheck.Random(B * T * C, 50); var w = GradCheck.Random(C * C, 51);
+        var th = Up(hidden, B * T, C); var tw = Up(w, C, C); var y = _b.Zeros(B, C);
+        _b.Gemm(false, true, B, C, C, 1f, th, 0, T * C, tw, 0, C, 0f, y, 0, C);
+        var hy = Host(y);
+        for (int b = 0; b < B; b++)
+            for (int o = 0; o < C; o++)
+                Assert.Equal(Enumerable.Range(0, C).Sum(c => (double)hidden[b * T * C + c] * w[o * C + c]), hy[b * C + o], 1e-5);
+        var dh = _b.Zeros(B * T, C);
+        _b.Fill(dh, 1f);
+        _b.Gemm(false, false, B, C, C, 1f, y, 0, C, tw, 0, C, 1f, dh, 0, T * C);
+        var hd = Host(dh);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < T; t++)
+                for (int c = 0; c < C; c++)
+                {
+                    double expected = 1 + (t == 0 ? Enumerable.Range(0, C).Sum(o => (double)hy[b * C + o] * w[o * C + c]) : 0);
+                    Assert.Equal(expected, hd[(b * T + t) * C + c], 1e-5);
+                }
+        Assert.Throws<ArgumentException>(() => _b.Gemm(false, true, B, C, C, 1f, th, 0, T * C, tw, 0, C, 0f, y, 0, C - 1));
+    }
+
+    [Fact]
+    public void Column_sums_accumulate_in_double()
+    {
+        var dy = Up([1e8f, 1f, -1e8f, 2f, 1f, 3f], 3, 2); var db = Up([0.5f, 0.25f], 2);
+        _b.ColumnSums(dy, db, 3, 2, accumulate: true);
+        Assert.Equal([1.5f, 6.25f], Host(db));
+        _b.ColumnSums(dy, db, 3, 2, accumulate: false);
+        Assert.Equal([1f, 6f], Host(db));
+    }
+
+    [Fact]
     public void Copy_to_slot_reads_the_slot_on_the_device()
     {
         var src = Up([1f, 2f, 3f, 4f], 4); var dst = _b.Zeros(9); var slot = UpI([0, 2], 2);
