@@ -185,7 +185,7 @@ public static class AdapterFile
 
     static Dictionary<string, string> Fields(string json)
     {
-        using var doc = JsonDocument.Parse(json);
+        using var doc = StrictJson.Parse(json, p => new AdapterException($"backbone config JSON is not valid: {p.WithPath}"));
         var d = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var p in doc.RootElement.EnumerateObject())
             d[p.Name] = p.Value.ValueKind switch

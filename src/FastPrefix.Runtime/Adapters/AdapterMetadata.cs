@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using FastPrefix.IO;
 using FastPrefix.Model;
 using FastPrefix.Model.Heads;
 
@@ -167,10 +168,7 @@ public sealed record AdapterMetadata
     /// <summary>The backbone config recorded in <see cref="BaseModelConfig"/>.</summary>
     public EncoderConfig ParseBaseModelConfig(string source = "adapter metadata")
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(BaseModelConfig); }
-        catch (JsonException e) { throw Bad(source, Keys.BaseModelConfig, $"is not valid JSON ({e.Message}); expected the backbone config as a JSON object"); }
-        using (doc)
+        using (var doc = StrictJson.Parse(BaseModelConfig, p => Bad(source, Keys.BaseModelConfig, $"is not valid: {p.WithPath}; expected the backbone config as a JSON object")))
         {
             try { return EncoderConfig.FromJson(doc.RootElement, $"{source}: metadata '{Keys.BaseModelConfig}'"); }
             catch (ModelFormatException e) { throw new AdapterException(e.Message, e); }
@@ -247,13 +245,7 @@ public sealed record AdapterMetadata
             _ => throw Bad(source, Keys.Reparameterization, $"is \"{repText}\"; expected none or mlp"),
         };
         var labelsText = Get(Keys.Labels, "a JSON array of label names");
-        List<string> labels;
-        try
-        {
-            labels = JsonSerializer.Deserialize<List<string>>(labelsText)
-                ?? throw Bad(source, Keys.Labels, "is null; expected a JSON array of label names ([] when none)");
-        }
-        catch (JsonException) { throw Bad(source, Keys.Labels, $"is {Quote(labelsText)}; expected a JSON array of strings, e.g. [\"neg\", \"pos\"]"); }
+        var labels = ParseLabels(labelsText, source);
 
         var extra = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in metadata)
@@ -277,6 +269,17 @@ public sealed record AdapterMetadata
         };
         meta.Validate(source);
         return meta;
+    }
+
+    static List<string> ParseLabels(string text, string source)
+    {
+        AdapterException NotStrings() => Bad(source, Keys.Labels, $"is {Quote(text)}; expected a JSON array of strings, e.g. [\"neg\", \"pos\"] ([] when none)");
+        using var doc = StrictJson.Parse(text, p => Bad(source, Keys.Labels, $"is not valid: {p.WithPath}; expected a JSON array of strings"));
+        if (doc.RootElement.ValueKind != JsonValueKind.Array) throw NotStrings();
+        var labels = new List<string>();
+        foreach (var e in doc.RootElement.EnumerateArray())
+            labels.Add(e.ValueKind == JsonValueKind.String ? e.GetString()! : throw NotStrings());
+        return labels;
     }
 
     internal static AdapterException Bad(string source, string key, string problem) =>

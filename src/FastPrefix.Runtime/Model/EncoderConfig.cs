@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Model;
 
@@ -28,10 +29,8 @@ public sealed record EncoderConfig
     public static EncoderConfig Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: config.json not found");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ModelFormatException($"{path}: not valid JSON ({e.Message})"); }
-        using (doc) return FromJson(doc.RootElement, path);
+        using var doc = StrictJson.ParseFile(path, p => new ModelFormatException($"{path}{(p.Line is int l ? $":{l}" : "")}: {p.WithPath}"));
+        return FromJson(doc.RootElement, path);
     }
 
     public static EncoderConfig FromJson(JsonElement root, string source)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Tokenization;
 
@@ -114,6 +115,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             for (long i = 0; i < index && i < bytes.Length; i++) if (bytes[i] == '\n') line++;
             return line;
         }
+        StrictJson.Validate(bytes, p => new TokenizerException(p.WithPath, path, p.Line));
         try
         {
             var reader = new Utf8JsonReader(bytes);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Tokenization;
 
@@ -56,7 +57,7 @@ public static class TokenizerFactory
         if (!File.Exists(path)) return result;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = StrictJson.ParseFile(path, p => new TokenizerException(p.WithPath, path, p.Line));
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new TokenizerException("expected a JSON object", path, 1);
             foreach (var p in doc.RootElement.EnumerateObject()) result[p.Name] = p.Value.Clone();
