@@ -54,7 +54,7 @@ public sealed record AdapterMetadata
     public string FormatVersion { get; init; } = CurrentFormatVersion;
     /// <summary>The backbone's <see cref="EncoderConfig.ToCanonicalJson"/>.</summary>
     public required string BaseModelConfig { get; init; }
-    /// <summary>SHA-256 (lowercase hex) of the backbone weights' safetensors header, or "" when unknown; see <see cref="BackboneFingerprint"/>.</summary>
+    /// <summary>Content hash of the backbone weights ("xxh128:…"; a bare SHA-256 of the header in older adapters), or "" when unknown; see <see cref="Adapters.BackboneFingerprint"/>.</summary>
     public string BaseModelFingerprint { get; init; } = "";
     public required TaskKind Task { get; init; }
     /// <summary>Label names in class-index order (sequence/token classification); empty when not known or not applicable.</summary>
@@ -181,8 +181,9 @@ public sealed record AdapterMetadata
         if (FormatVersion != CurrentFormatVersion)
             throw Bad(source, Keys.FormatVersion, $"is \"{FormatVersion}\"; this FastPrefix reads format version {CurrentFormatVersion}");
         var config = ParseBaseModelConfig(source);
-        if (BaseModelFingerprint.Length != 0 && !IsSha256Hex(BaseModelFingerprint))
-            throw Bad(source, Keys.BaseModelFingerprint, $"is \"{BaseModelFingerprint}\"; expected 64 lowercase hex digits (SHA-256) or \"\" when unknown");
+        if (!Adapters.BackboneFingerprint.IsWellFormed(BaseModelFingerprint))
+            throw Bad(source, Keys.BaseModelFingerprint, $"is \"{BaseModelFingerprint}\"; expected \"{Adapters.BackboneFingerprint.ContentPrefix}\" and 32 lowercase hex digits, " +
+                                                         "64 hex digits (the header hash of older adapters), or \"\" when unknown");
         if (!TaskNames.Any(t => t.Kind == Task)) throw Bad(source, Keys.Task, $"is {(int)Task}; expected a TaskKind");
         if (Labels.Any(l => l is null)) throw Bad(source, Keys.Labels, "contains a null label");
         var dup = Labels.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
@@ -198,6 +199,8 @@ public sealed record AdapterMetadata
         if (Reparameterization is not (PrefixReparameterization.None or PrefixReparameterization.Mlp))
             throw Bad(source, Keys.Reparameterization, $"is {(int)Reparameterization}; expected none or mlp");
         if (MaxSeqLength < 0) throw Bad(source, Keys.MaxSeqLength, $"is {MaxSeqLength}; expected a token count, or 0 when unknown");
+        if (MaxSeqLength > config.MaxInputTokens(Positions, PrefixLength))
+            throw Bad(source, Keys.MaxSeqLength, $"is {MaxSeqLength}, more tokens than the backbone's positions allow: {config.MaxInputTokensText(Positions, PrefixLength)}");
         if (!TokenizerKinds.Contains(TokenizerKind))
             throw Bad(source, Keys.TokenizerKind, $"is \"{TokenizerKind}\"; expected \"wordpiece\", \"bpe\" or \"\" (unknown)");
         foreach (var (name, value) in Extra)
@@ -287,5 +290,4 @@ public sealed record AdapterMetadata
 
     static string Quote(string s) => s.Length > 80 ? $"\"{s[..77]}...\"" : $"\"{s}\"";
 
-    static bool IsSha256Hex(string s) => s.Length == 64 && s.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
 }

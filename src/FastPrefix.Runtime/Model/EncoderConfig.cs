@@ -75,6 +75,23 @@ public sealed record EncoderConfig
         if (!(LayerNormEps > 0)) throw new ModelFormatException($"{source}: layer_norm_eps must be positive");
     }
 
+    /// <summary>
+    /// Longest input, in tokens with the special ones, that the position table can number: RoBERTa's positions start
+    /// after padding_idx, and with <see cref="PositionMode.AfterPrefix"/> the prefix takes the first
+    /// <paramref name="prefixLen"/> positions.
+    /// </summary>
+    public long MaxInputTokens(PositionMode positions, int prefixLen) =>
+        (long)MaxPositionEmbeddings - (IsRoberta ? PadTokenId + 1L : 0) - (positions == PositionMode.AfterPrefix ? prefixLen : 0);
+
+    /// <summary>How <see cref="MaxInputTokens"/> is reached, for messages: "max_position_embeddings 64 - 20 prefix positions (after-prefix) = 44".</summary>
+    public string MaxInputTokensText(PositionMode positions, int prefixLen)
+    {
+        var text = $"max_position_embeddings {MaxPositionEmbeddings}";
+        if (IsRoberta) text += $" - {PadTokenId + 1} (RoBERTa numbers tokens from padding_idx {PadTokenId} + 1)";
+        if (positions == PositionMode.AfterPrefix) text += $" - {prefixLen} prefix positions (positions after-prefix number tokens after the prefix)";
+        return $"{text} = {MaxInputTokens(positions, prefixLen)}";
+    }
+
     /// <summary>The JSON written into adapter metadata to fingerprint the backbone.</summary>
     public string ToCanonicalJson() => JsonSerializer.Serialize(new SortedDictionary<string, object>
     {

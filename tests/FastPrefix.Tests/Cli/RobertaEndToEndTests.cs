@@ -47,7 +47,7 @@ public class RobertaEndToEndTests
         var e = CliRunner.Run("eval", "--model", model, "--adapter", Path.Combine(dir, "run", "adapter.safetensors"), "--data", Path.Combine(dir, "rte.jsonl"));
         Assert.True(e.ExitCode == 0, e.StdErr);
         Assert.InRange(JsonDocument.Parse(e.StdOut.Trim().Split('\n')[^1]).RootElement.GetProperty("accuracy").GetDouble(), 0, 1);
-        var p = CliRunner.Run("predict", "--model", model, "--adapter", Path.Combine(dir, "run", "adapter.safetensors"), "--input", Path.Combine(dir, "rte.jsonl"));
+        var p = CliRunner.Run("predict", "--model", model, "--adapter", Path.Combine(dir, "run", "adapter.safetensors"), "--data", Path.Combine(dir, "rte.jsonl"));
         Assert.Equal(0, p.ExitCode);
         Assert.Equal(12, p.StdOut.Trim().Split('\n').Length);
     }

@@ -10,7 +10,8 @@ internal static class DatasetFiles
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The whole file as text: UTF-8, a leading byte order mark dropped; invalid UTF-8 is reported with its line.</summary>
-    public static string ReadAllText(string path)
+    /// <param name="shownAs">The name errors use (default: <paramref name="path"/>), e.g. "stdin" for a copy of standard input.</param>
+    public static string ReadAllText(string path, string? shownAs = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var bytes = File.ReadAllBytes(path);
@@ -32,7 +33,7 @@ internal static class DatasetFiles
                     lineStart = i + 1;
                 }
             }
-            throw new DatasetException(path, line, "the text is not valid UTF-8 (expected a UTF-8 file).");
+            throw new DatasetException(shownAs ?? path, line, "the text is not valid UTF-8 (expected a UTF-8 file).");
         }
     }
 
@@ -56,9 +57,10 @@ internal static class DatasetFiles
     /// The objects of a JSON Lines file with their line numbers; blank lines skipped. The elements are
     /// detached clones: nothing needs disposing.
     /// </summary>
-    public static IEnumerable<(int Line, JsonElement Obj)> JsonLines(string path)
+    public static IEnumerable<(int Line, JsonElement Obj)> JsonLines(string file, string? shownAs = null)
     {
-        var text = ReadAllText(path);
+        string path = shownAs ?? file;
+        var text = ReadAllText(file, path);
         foreach (var (line, content) in Lines(text))
         {
             if (string.IsNullOrWhiteSpace(content)) continue;

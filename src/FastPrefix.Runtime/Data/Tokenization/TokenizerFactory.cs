@@ -43,6 +43,17 @@ public static class TokenizerFactory
         throw new TokenizerException($"no tokenizer files: looked for {VocabTxt} (WordPiece) and {VocabJson} + {MergesTxt} (byte-level BPE)", folder);
     }
 
+    /// <summary>
+    /// The tokenizer's ids must be rows of the model's embedding table: a vocabulary larger than config.json's vocab_size
+    /// would give ids the model cannot embed.
+    /// </summary>
+    public static void CheckFits(ITextTokenizer tokenizer, Model.EncoderConfig config, string folder)
+    {
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new TokenizerException($"the tokenizer's vocabulary has {tokenizer.VocabSize} ids but config.json's vocab_size is {config.VocabSize}: " +
+                                         "tokens past it cannot be embedded (is the tokenizer from another model?)", folder);
+    }
+
     /// <summary>Both vocab.txt and vocab.json present: RoBERTa-like classes take BPE, other BERT-like ones WordPiece.</summary>
     static bool PrefersBpe(Dictionary<string, JsonElement> config)
     {
