@@ -22,6 +22,10 @@ internal static class DemoCommand
 
     public static int Execute(string folder, int epochs, TextWriter output)
     {
+        // Everything that can be refused is refused before the first file is written.
+        if (epochs <= 0) throw new UserInputException($"--epochs must be positive, got {epochs}");
+        OutputFolder.MustNotBeAFile(folder, "--output");
+        OutputFolder.Prepare(folder, "--output", 4 << 20);
         var clock = Stopwatch.StartNew();
         string backbone = Path.Combine(folder, "backbone"), run = Path.Combine(folder, "run");
         string train = Path.Combine(folder, "train.jsonl"), eval = Path.Combine(folder, "eval.jsonl");
@@ -37,7 +41,7 @@ internal static class DemoCommand
         int code = TrainCommand.Execute(new TrainRequest
         {
             ModelDir = backbone, Task = TaskKind.SequenceClassification, TrainPath = train, EvalPath = eval, OutputDir = run,
-            PrefixLen = 8, Device = "cpu",
+            PrefixLen = 8, Device = "cpu", Overwrite = true,   // the demo owns its folder: a second demo starts over
             Training = new TrainingOptions { Epochs = epochs, BatchSize = 16, LearningRate = 0.1, Seed = 42, LengthBucketing = true, WarmupRatio = 0.1 },
             Data = new TaskDataOptions { MaxSeqLength = 32 },
         }, output);
