@@ -31,11 +31,28 @@ public static class TestPaths
 
     internal static string ResolveFixture(string root, string name, bool overridden)
     {
-        string dir = Path.Combine(root, name);
-        if (Directory.Exists(dir)) return dir;
-        if (overridden) Assert.Skip($"FASTPREFIX_FIXTURES={root} has no fixture folder '{name}', which this test is written for");
-        Assert.Fail($"the repository's fixture folder {dir} is missing");
+        var (dir, problem) = LocateFixture(root, name, overridden);
+        Apply(problem);
         return dir;
+    }
+
+    /// <summary>What a missing fixture means: a skip with the reason under an overriding root, a failure in the repository.</summary>
+    internal readonly record struct Problem(bool Skip, string Message);
+
+    static void Apply(Problem? problem)
+    {
+        if (problem is not { } p) return;
+        if (p.Skip) Assert.Skip(p.Message);
+        Assert.Fail(p.Message);
+    }
+
+    internal static (string Dir, Problem? Problem) LocateFixture(string root, string name, bool overridden)
+    {
+        string dir = Path.Combine(root, name);
+        if (Directory.Exists(dir)) return (dir, null);
+        return (dir, overridden
+            ? new Problem(true, $"FASTPREFIX_FIXTURES={root} has no fixture folder '{name}', which this test is written for")
+            : new Problem(false, $"the repository's fixture folder {dir} is missing"));
     }
 
     /// <summary>
@@ -46,11 +63,18 @@ public static class TestPaths
 
     internal static IReadOnlyList<string> RequireFixturesWith(string root, string fileName, bool overridden)
     {
-        var found = FixtureFoldersIn(root, fileName).ToList();
-        if (found.Count > 0) return found;
-        if (overridden) Assert.Skip($"FASTPREFIX_FIXTURES={root} has no fixture folder holding {fileName}");
-        Assert.Fail($"no folder under the repository's fixtures root {root} holds {fileName}");
+        var (found, problem) = LocateFixturesWith(root, fileName, overridden);
+        Apply(problem);
         return found;
+    }
+
+    internal static (IReadOnlyList<string> Found, Problem? Problem) LocateFixturesWith(string root, string fileName, bool overridden)
+    {
+        var found = FixtureFoldersIn(root, fileName).ToList();
+        if (found.Count > 0) return (found, null);
+        return (found, overridden
+            ? new Problem(true, $"FASTPREFIX_FIXTURES={root} has no fixture folder holding {fileName}")
+            : new Problem(false, $"no folder under the repository's fixtures root {root} holds {fileName}"));
     }
 
     /// <summary>Fixture folders under <see cref="FixturesRoot"/> that contain the given file.</summary>
