@@ -71,19 +71,14 @@ public static class OnnxTensors
 
     // ---- creation (export) ----
 
-    public static TensorProto Float(string name, ReadOnlySpan<float> data, params long[] dims)
-    {
-        CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)DataType.Float };
-        t.Dims.AddRange(dims);
-        t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
-        return t;
-    }
+    public static TensorProto Float(string name, ReadOnlySpan<float> data, params long[] dims) => Raw(name, DataType.Float, data, dims);
 
-    public static TensorProto Int64(string name, ReadOnlySpan<long> data, params long[] dims)
+    public static TensorProto Int64(string name, ReadOnlySpan<long> data, params long[] dims) => Raw(name, DataType.Int64, data, dims);
+
+    static TensorProto Raw<T>(string name, DataType type, ReadOnlySpan<T> data, long[] dims) where T : unmanaged
     {
         CheckCount(name, data.Length, dims);
-        var t = new TensorProto { Name = name, DataType = (int)DataType.Int64 };
+        var t = new TensorProto { Name = name, DataType = (int)type };
         t.Dims.AddRange(dims);
         t.RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(data));
         return t;

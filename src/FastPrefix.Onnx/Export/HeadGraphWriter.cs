@@ -9,8 +9,8 @@ namespace FastPrefix.Onnx.Export;
 /// </summary>
 internal sealed class HeadGraphWriter(GraphBuilder b, AdapterStack adapters, int hidden)
 {
-    /// <summary>Logits [N, O] from pooled [N, C], or [N, T, O] from hidden [N, T, C].</summary>
-    public string Write(string hidden_, string? pooled, string row)
+    /// <summary>Logits [N, O] from <paramref name="pooled"/> [N, C], or [N, T, O] from the last hidden state <paramref name="tokens"/> [N, T, C].</summary>
+    public string Write(string tokens, string? pooled, string row)
     {
         b.Scope = "head/";
         int A = adapters.Count, O = adapters.Outputs;
@@ -26,7 +26,7 @@ internal sealed class HeadGraphWriter(GraphBuilder b, AdapterStack adapters, int
         else
         {
             var wT = b.Node("Transpose", [weight], Attr("perm", new long[] { 0, 2, 1 }));                    // [N, C, O]
-            logits = b.Node("Add", b.Node("MatMul", hidden_, wT), b.Node("Unsqueeze", bias, b.Ints(1)));   // [N, T, O]
+            logits = b.Node("Add", b.Node("MatMul", tokens, wT), b.Node("Unsqueeze", bias, b.Ints(1)));   // [N, T, O]
         }
         b.Scope = "";
         return logits;
