@@ -30,7 +30,8 @@ public static class OnnxTensors
         if (t.FloatData.Count > 0) return Checked(t.FloatData.ToArray(), count, t, source);
         var bytes = RawBytes(t, modelFolder, source, count * sizeof(float));
         var result = new float[count];
-        for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * 4, 4));
+        if (BitConverter.IsLittleEndian) bytes.CopyTo(MemoryMarshal.AsBytes(result.AsSpan()));   // ONNX stores raw data little-endian
+        else for (int i = 0; i < result.Length; i++) result[i] = BinaryPrimitives.ReadSingleLittleEndian(bytes.Slice(i * 4, 4));
         return result;
     }
 
@@ -109,9 +110,8 @@ public static class OnnxTensors
     /// <summary>raw_data, or the slice of the external file that holds the tensor.</summary>
     static ReadOnlySpan<byte> RawBytes(TensorProto t, string modelFolder, string source, long expected)
     {
-        byte[] bytes;
-        if (t.DataLocation == TensorProto.Types.DataLocation.External) bytes = ReadExternal(t, modelFolder, source, expected);
-        else bytes = t.RawData.ToByteArray();
+        ReadOnlySpan<byte> bytes = t.DataLocation == TensorProto.Types.DataLocation.External
+            ? ReadExternal(t, modelFolder, source, expected) : t.RawData.Span;
         if (bytes.Length != expected)
             throw new OnnxFormatException($"{source}: tensor '{t.Name}' has {bytes.Length} bytes of data but its shape [{string.Join(", ", t.Dims)}] " +
                                           $"and type {DataTypeName(t.DataType)} need {expected}");
