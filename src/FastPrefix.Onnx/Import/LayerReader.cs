@@ -87,8 +87,9 @@ internal sealed class LayerReader(GraphPatterns p, int opset)
         var reshape = query.Path.FirstOrDefault(n => n.OpType == "Reshape")
             ?? throw p.Error(query.Stop, $"found no Reshape splitting the query into heads ({where})");
         var target = ReshapeTarget(reshape) ?? throw p.Error(reshape, $"cannot read the head split from its shape input ({where})");
-        if (target.Length != 4) throw p.Error(reshape, $"expected a shape [batch, seq, heads, head_dim], found {target.Length} entries ({where})");
-        long heads = target[2], dim = target[3];
+        // [batch, seq, heads, head_dim]: the leading sizes may be one dynamic piece (a slice of the input's shape), the last two are the split.
+        if (target.Length < 3) throw p.Error(reshape, $"expected a shape [batch, seq, heads, head_dim], found {target.Length} entries ({where})");
+        long heads = target[^2], dim = target[^1];
         if (heads <= 0 && dim > 0 && hidden % dim == 0) heads = hidden / dim;
         if (heads <= 0 || hidden % heads != 0 || (dim > 0 && heads * dim != hidden))
             throw p.Error(reshape, $"splits hidden size {hidden} into {heads} heads of {dim}; expected heads x head_dim = {hidden} ({where})");
@@ -106,7 +107,7 @@ internal sealed class LayerReader(GraphPatterns p, int opset)
         for (int i = 0; i < concat.Input.Count; i++)
         {
             if (g.Constant(g.In(concat, i)) is { } c) parts.AddRange(g.Ints(c));
-            else parts.Add(-1);   // a dynamic size (batch or sequence), one element as torch exports it
+            else parts.Add(-1);   // dynamic sizes (batch, sequence): torch exports one per Concat input
         }
         return [.. parts];
     }
