@@ -12,8 +12,6 @@ namespace FastPrefix.Onnx;
 /// </summary>
 public static class OnnxTensors
 {
-    public static long[] Dims(TensorProto t) => [.. t.Dims];
-
     public static string DataTypeName(int dataType) =>
         Enum.IsDefined(typeof(DataType), dataType) ? ((DataType)dataType).ToString().ToLowerInvariant() : $"data type {dataType}";
 

@@ -9,14 +9,6 @@ namespace FastPrefix.Onnx.Packages;
 /// </summary>
 public static class ManifestResources
 {
-    public static IReadOnlyList<string> Names(string assemblyPath)
-    {
-        using var stream = File.OpenRead(assemblyPath);
-        using var pe = Open(stream, assemblyPath);
-        var md = pe.GetMetadataReader();
-        return [.. md.ManifestResources.Select(h => md.GetString(md.GetManifestResource(h).Name))];
-    }
-
     /// <summary>Copies resource <paramref name="name"/> into <paramref name="destination"/>.</summary>
     public static void CopyTo(string assemblyPath, string name, Stream destination)
     {

