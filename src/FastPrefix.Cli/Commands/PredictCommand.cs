@@ -12,8 +12,8 @@ internal static class PredictCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var adapter = new Option<string>("--adapter") { Description = "adapter.safetensors written by train", Required = true };
-        var input = new Option<string>("--input") { Description = "Records in the task's format (labels optional); '-' reads JSONL from standard input (seqcls, mc)", Required = true };
+        var adapter = CommonOptions.Adapter();
+        var input = CommonOptions.Data("Records in the task's format (labels optional); '-' reads JSONL from standard input (seqcls, mc)");
         var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 32 };
         var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields (seqcls)" };
         var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow null answers" };
@@ -28,6 +28,7 @@ internal static class PredictCommand
         string device, TextReader stdin, TextWriter output)
     {
         if (batchSize <= 0) throw new UserInputException($"--batch-size must be positive, got {batchSize}");
+        if (inputPath != "-") TrainCommand.InputFile(inputPath, "--data");
         using var s = AdapterSession.Open(modelDir, adapterPath, device, Console.Error);
         var kind = s.Model.Head.Kind;
         string? temp = null;
@@ -36,13 +37,14 @@ internal static class PredictCommand
             if (inputPath == "-")
             {
                 if (kind is not (TaskKind.SequenceClassification or TaskKind.MultipleChoice))
-                    throw new UserInputException("--input -: standard input is read as JSONL, which only seqcls and mc accept; give a file");
+                    throw new UserInputException("--data -: standard input is read as JSONL, which only seqcls and mc accept; give a file");
                 temp = Path.Combine(Path.GetTempPath(), $"fastprefix-stdin-{Guid.NewGuid():N}.jsonl");
                 File.WriteAllText(temp, stdin.ReadToEnd());
                 inputPath = temp;
             }
-            var data = TaskDataLoader.Load(kind, inputPath, s.Tokenizer, s.DataOptions(textFields, null, squadV2), s.Labels, requireLabels: false);
-            if (data.TruncationNote != null) Console.Error.WriteLine($"note: {data.TruncationNote}");
+            string shown = temp != null ? "stdin" : inputPath;
+            var data = TaskDataLoader.Load(kind, inputPath, s.Tokenizer, s.DataOptions(textFields, null, squadV2), s.Labels, requireLabels: false, sourceName: shown);
+            if (data.TruncationNote != null) Console.Error.WriteLine($"note: {shown}: {data.TruncationNote}");
             foreach (var line in Lines(s, data, batchSize)) output.WriteLine(line);
         }
         finally { if (temp != null) File.Delete(temp); }

@@ -14,12 +14,15 @@ internal static class DemoBackbones
 {
     public const string Auto = "auto", Random = "random", MiniLm = "minilm";
 
+    /// <summary>
+    /// Decides, before anything is written, which encoder <paramref name="choice"/> means: the path of an .onnx file or of
+    /// the MiniLM package's dll, or null for the random backbone. A choice that cannot be honoured is a user error.
+    /// </summary>
     /// <param name="packagesRoot">Where to look for the MiniLM package (default: the NuGet global packages folder).</param>
-    public static DemoBackbone Prepare(string choice, string folder, TextWriter output, string? packagesRoot = null)
+    public static string? Resolve(string choice, string? packagesRoot = null)
     {
         packagesRoot ??= MiniLmPackage.DefaultPackagesRoot;
-        string target = Path.Combine(folder, "backbone");
-        string? source = choice switch
+        return choice switch
         {
             Random => null,
             Auto => MiniLmPackage.Find(packagesRoot),
@@ -29,10 +32,19 @@ internal static class DemoBackbones
             _ => File.Exists(choice) ? choice : throw new UserInputException(
                 $"--backbone {choice}: expected auto, random, minilm, or an existing .onnx file or {MiniLmPackage.Id}.dll"),
         };
+    }
+
+    /// <summary>Disk space the demo's files take: a pretrained encoder is written three times (ONNX, safetensors, the export).</summary>
+    public static long BytesNeeded(string? source) => source == null ? 4L << 20 : 3 * new FileInfo(source).Length + (16L << 20);
+
+    /// <summary>Writes the backbone folder for a <see cref="Resolve"/>d source, saying which encoder it is in one or two lines.</summary>
+    public static DemoBackbone Prepare(string? source, string choice, string folder, TextWriter output, string? packagesRoot = null)
+    {
+        string target = Path.Combine(folder, "backbone");
         if (source == null)
         {
             if (choice == Auto)
-                output.WriteLine($"No pretrained encoder: {MiniLmPackage.Id} {MiniLmPackage.Version} is not in {packagesRoot} " +
+                output.WriteLine($"No pretrained encoder: {MiniLmPackage.Id} {MiniLmPackage.Version} is not in {packagesRoot ?? MiniLmPackage.DefaultPackagesRoot} " +
                                  "('dotnet restore tests/FastPrefix.Tests' downloads it), so the demo uses a random backbone.");
             var c = DemoWorld.Config;
             output.WriteLine($"The backbone is NOT a pretrained model: it is a random {c.NumLayers}-layer BERT (hidden {c.HiddenSize}, {c.NumHeads} heads, " +

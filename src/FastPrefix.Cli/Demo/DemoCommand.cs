@@ -31,11 +31,16 @@ internal static class DemoCommand
 
     public static int Execute(string folder, int? epochs, string backboneChoice, TextWriter output)
     {
+        // Everything that can be refused is refused before the first file is written.
+        if (epochs <= 0) throw new UserInputException($"--epochs must be positive, got {epochs}");
+        OutputFolder.MustNotBeAFile(folder, "--output");
+        string? source = DemoBackbones.Resolve(backboneChoice);
+        OutputFolder.Prepare(folder, "--output", DemoBackbones.BytesNeeded(source));
         var clock = Stopwatch.StartNew();
         string run = Path.Combine(folder, "run");
         string train = Path.Combine(folder, "train.jsonl"), eval = Path.Combine(folder, "eval.jsonl");
         output.WriteLine("FastPrefix demo: P-Tuning v2 on a frozen encoder.");
-        var chosen = DemoBackbones.Prepare(backboneChoice, folder, output);
+        var chosen = DemoBackbones.Prepare(source, backboneChoice, folder, output);
         string backbone = chosen.Folder;
         output.WriteLine("The task is built in: label short reviews positive/negative from their one opinion word. Only the prefix and the head train.");
         DemoWorld.WriteDataset(train, 1200, seed: 1);
@@ -44,7 +49,7 @@ internal static class DemoCommand
         int code = TrainCommand.Execute(new TrainRequest
         {
             ModelDir = backbone, Task = TaskKind.SequenceClassification, TrainPath = train, EvalPath = eval, OutputDir = run,
-            PrefixLen = 8, Device = "cpu",
+            PrefixLen = 8, Device = "cpu", Overwrite = true,   // the demo owns its folder: a second demo starts over
             Training = new TrainingOptions { Epochs = epochs ?? chosen.Epochs, BatchSize = 16, LearningRate = chosen.LearningRate, Seed = 42, LengthBucketing = true, WarmupRatio = 0.1 },
             Data = new TaskDataOptions { MaxSeqLength = 32 },
         }, output);

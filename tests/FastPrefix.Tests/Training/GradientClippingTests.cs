@@ -1,3 +1,4 @@
+using FastPrefix.Backends;
 using FastPrefix.Backends.Cpu;
 using FastPrefix.Model;
 using FastPrefix.Training;

@@ -16,9 +16,15 @@ public sealed unsafe partial class CpuBackend : IBackend
 
     static CpuTensor C(Tensor t) => t as CpuTensor ?? throw new ArgumentException($"tensor {t} does not belong to the CPU backend");
 
+    /// <summary>The CPU computes in fp32 throughout.</summary>
+    public TensorType ComputeType => TensorType.Float32;
+
     // ---- memory ----
-    public Tensor Zeros(params int[] shape) => new CpuTensor(this, TensorType.Float32, shape);
-    public Tensor ZerosInt(params int[] shape) => new CpuTensor(this, TensorType.Int32, shape);
+    public Tensor Allocate(TensorType type, params int[] shape) => type switch
+    {
+        TensorType.Float32 or TensorType.Int32 => new CpuTensor(this, type, shape),
+        _ => throw new NotSupportedException($"the CPU backend holds no {type} tensors: it computes in fp32 (ComputeType)"),
+    };
     public Tensor View(Tensor parent, long offset, TensorType type, params int[] shape) => C(parent).View(offset, type, shape);
 
     public void Upload(ReadOnlySpan<float> source, Tensor destination)

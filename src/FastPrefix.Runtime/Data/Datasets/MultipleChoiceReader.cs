@@ -17,11 +17,12 @@ public static class MultipleChoiceReader
 {
     /// <summary>Reads the examples of <paramref name="path"/>; blank lines are skipped.</summary>
     /// <exception cref="DatasetException">Malformed line, missing or blank text, fewer than two choices, or a label out of range; the message names file and line.</exception>
-    public static IReadOnlyList<ChoiceExample> Read(string path)
+    public static IReadOnlyList<ChoiceExample> Read(string file, string? sourceName = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentException.ThrowIfNullOrEmpty(file);
+        string path = sourceName ?? file;
         var examples = new List<ChoiceExample>();
-        foreach (var (line, obj) in DatasetFiles.JsonLines(path))
+        foreach (var (line, obj) in DatasetFiles.JsonLines(file, path))
         {
             string contextField = obj.TryGetProperty("context", out _) ? "context"
                 : obj.TryGetProperty("premise", out _) ? "premise"

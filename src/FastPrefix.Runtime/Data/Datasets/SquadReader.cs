@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Datasets;
 
@@ -29,20 +30,9 @@ public static class SquadReader
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var text = DatasetFiles.ReadAllText(path);
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException ex)
-        {
-            int? line = ex.LineNumber is long l ? (int)l + 1 : null;
-            var msg = ex.Message;
-            int k = msg.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            if (k >= 0) msg = msg[..k].TrimEnd();
-            throw new DatasetException(path, line, $"invalid JSON: {msg} (expected a SQuAD JSON document).", ex);
-        }
-        using (doc)
+        using (var doc = StrictJson.Parse(text, p => p.Path is null
+                   ? new DatasetException(path, p.Line, p.Message + " (expected a SQuAD JSON document).")
+                   : new DatasetException(path, p.Path, p.Message + ".", p.Line)))
         {
             var examples = new List<QaExample>();
             var ids = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -61,7 +61,7 @@ public abstract class TaskHead : IDisposable
         _labels = staging.Reserve(LabelCapacity(maxBatch, maxSeq));
         _limit = staging.Reserve(1);
         _indexView = _labelsView = _limitView = null;
-        _dropped = Backend.Zeros(rows, C); _logits = Backend.Zeros(rows, Outputs); _dLogits = Backend.Zeros(rows, Outputs);
+        _dropped = Backend.ZerosCompute(rows, C); _logits = Backend.Zeros(rows, Outputs); _dLogits = Backend.Zeros(rows, Outputs);
     }
 
     /// <summary>Creates the views of the staged regions (after the staging area is allocated, before any step).</summary>
