@@ -29,19 +29,25 @@ internal static class OnnxCommands
         var model = CommonOptions.Model();
         var adapters = new Option<string[]>("--adapter")
         {
-            Description = "adapter.safetensors to include; repeat for several adapters of one task (rows then pick one by the adapter_index input). " +
-                          "None: export the backbone alone",
+            Description = "adapter.safetensors (or the train --output folder holding it) to include; repeat for several adapters of one task " +
+                          "(rows then pick one by the adapter_index input). None: export the backbone alone",
             AllowMultipleArgumentsPerToken = false,
         };
-        var output = new Option<string>("--output") { Description = "The .onnx file to write", Required = true };
+        var output = new Option<string>("--output") { Description = $"Folder to write {ModelFileName} into", Required = true };
         var onnx = new Command("onnx", "Write the frozen encoder with trained prefixes and heads as an ONNX model for ONNX Runtime") { model, adapters, output };
         onnx.SetAction(p => CliErrors.Run(() => ExecuteExport(p.GetValue(model)!, p.GetValue(adapters) ?? [], p.GetValue(output)!, Console.Out)));
         return new Command("export", "Export a model to another format") { onnx };
     }
 
+    /// <summary>The file `export onnx` writes into its --output folder.</summary>
+    public const string ModelFileName = "model.onnx";
+
     public static int ExecuteImport(string model, string output, TokenizerSource tokenizer, TextWriter console)
     {
-        var r = OnnxImporter.Import(model, output, tokenizer);
+        OutputFolder.MustNotBeAFile(output, "--output");
+        var import = OnnxImporter.Read(model, tokenizer);
+        OutputFolder.Prepare(output, "--output", import.Bytes);
+        var r = import.WriteTo(output);
         var c = r.Config;
         console.WriteLine($"imported {Path.GetFileName(model)}: {c.ModelType}, {c.NumLayers} layers, hidden {c.HiddenSize}, {c.NumHeads} heads, " +
                           $"intermediate {c.IntermediateSize}, vocab {c.VocabSize}, {(r.HasPooler ? "with" : "no")} pooler, {r.TokenizerKind} tokenizer");
@@ -51,7 +57,11 @@ internal static class OnnxCommands
 
     public static int ExecuteExport(string model, IReadOnlyList<string> adapters, string output, TextWriter console)
     {
-        var r = OnnxExporter.Export(model, adapters, output);
+        var files = adapters.Select(AdapterSession.ResolveAdapter).ToList();
+        OutputFolder.MustNotBeAFile(output, "--output");
+        var export = OnnxExporter.Build(model, files);
+        OutputFolder.Prepare(output, "--output", export.Bytes);
+        var r = export.WriteTo(Path.Combine(output, ModelFileName));
         string what = r.Task is { } task ? $"{Data.Tasks.TaskDataLoader.TaskName(task)} with {r.Adapters} adapter{(r.Adapters > 1 ? "s" : "")}" : "backbone only";
         console.WriteLine($"wrote {r.Path} (ONNX opset {OnnxExporter.Opset}, {what})");
         console.WriteLine($"inputs: {string.Join(", ", r.Inputs)}; outputs: {string.Join(", ", r.Outputs)}");

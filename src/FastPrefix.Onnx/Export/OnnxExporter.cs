@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Google.Protobuf;
 using Onnx;
 using FastPrefix.Adapters;
 using FastPrefix.Backends.Cpu;
@@ -11,6 +12,19 @@ namespace FastPrefix.Onnx.Export;
 
 /// <summary>What an export wrote: the graph's inputs and outputs, for the user to feed ONNX Runtime.</summary>
 public sealed record OnnxExportResult(string Path, TaskKind? Task, int Adapters, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs);
+
+/// <summary>An exported model built in memory, ready to be written.</summary>
+public sealed class OnnxExport(ModelProto model, TaskKind? task, int adapters, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs)
+{
+    /// <summary>The size of the .onnx file.</summary>
+    public long Bytes => model.CalculateSize();
+
+    public OnnxExportResult WriteTo(string path)
+    {
+        OnnxModelFile.Write(path, model);
+        return new OnnxExportResult(Path.GetFullPath(path), task, adapters, inputs, outputs);
+    }
+}
 
 /// <summary>
 /// `fastprefix export onnx`: the frozen encoder with one or more trained adapters (prefix and head as initializers)
@@ -25,7 +39,11 @@ public static class OnnxExporter
     public const int Opset = 17;   // LayerNormalization became a standard op in opset 17
     const int IrVersion = 8;      // the IR version of opset 17
 
-    public static OnnxExportResult Export(string modelFolder, IReadOnlyList<string> adapterPaths, string outputPath)
+    public static OnnxExportResult Export(string modelFolder, IReadOnlyList<string> adapterPaths, string outputPath) =>
+        Build(modelFolder, adapterPaths).WriteTo(outputPath);
+
+    /// <summary>Loads the backbone and adapters and builds the graph in memory; nothing is written.</summary>
+    public static OnnxExport Build(string modelFolder, IReadOnlyList<string> adapterPaths)
     {
         ModelFolder.Check(modelFolder);
         using var backend = new CpuBackend();
@@ -91,9 +109,7 @@ public static class OnnxExporter
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         foreach (var (key, value) in Metadata(adapters))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
-        OnnxModelFile.Write(outputPath, model);
-        var inputs = b.Graph.Input.Select(i => i.Name).ToList();
-        return new OnnxExportResult(Path.GetFullPath(outputPath), adapters?.Task, adapters?.Count ?? 0, inputs, outputs);
+        return new OnnxExport(model, adapters?.Task, adapters?.Count ?? 0, [.. b.Graph.Input.Select(i => i.Name)], outputs);
     }
 
     /// <summary>Which adapter each encoder row reads: adapter_index (per example, repeated over choices), or 0 for one adapter.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using FastPrefix.Data.Tokenization;
 using FastPrefix.IO;
 
 namespace FastPrefix.Onnx.Import;
@@ -17,43 +18,74 @@ public sealed record TokenizerSource
     public bool? LowerCase { get; init; }
 }
 
-/// <summary>Finds the tokenizer files of an import and copies them into the model folder under Hugging Face names.</summary>
-internal static class TokenizerFiles
+/// <summary>
+/// The tokenizer files of an import under their Hugging Face names: found (and checked by loading them) before anything
+/// is written, then written into the model folder.
+/// </summary>
+internal sealed class TokenizerFiles
 {
-    public static IReadOnlyList<string> Copy(string onnxPath, TokenizerSource source, string folder)
+    readonly List<(string From, string Name)> _copies = [];
+    string? _configJson;
+
+    TokenizerFiles() { }
+
+    public IEnumerable<string> Names => _copies.Select(c => c.Name).Concat(_configJson == null ? [] : ["tokenizer_config.json"]);
+    public long Bytes => _copies.Sum(c => new FileInfo(c.From).Length) + (_configJson?.Length ?? 0);
+
+    public static TokenizerFiles Find(string onnxPath, TokenizerSource source)
     {
         string beside = Path.GetDirectoryName(Path.GetFullPath(onnxPath))!;
         string vocab = source.Vocab ?? FirstExisting(beside, "vocab.txt", "vocab.json")
             ?? throw new OnnxFormatException($"{Path.GetFullPath(onnxPath)}: no tokenizer beside the model (vocab.txt, or vocab.json + merges.txt); give --vocab");
-        if (!File.Exists(vocab)) throw new OnnxFormatException($"{Path.GetFullPath(vocab)}: vocabulary file not found (--vocab)");
+        if (!File.Exists(vocab)) throw new OnnxFormatException($"--vocab {Path.GetFullPath(vocab)}: vocabulary file not found");
         string vocabDir = Path.GetDirectoryName(Path.GetFullPath(vocab))!;
-        bool bpe = vocab.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
-        var written = new List<string>();
-        void Put(string from, string name) { AtomicFile.Write(Path.Combine(folder, name), s => { using var f = File.OpenRead(from); f.CopyTo(s); }); written.Add(name); }
-
-        if (bpe)
+        var files = new TokenizerFiles();
+        if (vocab.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
             string merges = source.Merges ?? Path.Combine(vocabDir, "merges.txt");
-            if (!File.Exists(merges)) throw new OnnxFormatException($"{Path.GetFullPath(merges)}: a byte-level BPE vocabulary (vocab.json) needs merges.txt (--merges)");
-            Put(vocab, "vocab.json");
-            Put(merges, "merges.txt");
+            if (!File.Exists(merges)) throw new OnnxFormatException($"--merges {Path.GetFullPath(merges)}: a byte-level BPE vocabulary (vocab.json) needs merges.txt");
+            files._copies.AddRange([(vocab, "vocab.json"), (merges, "merges.txt")]);
         }
         else
         {
             if (source.Merges != null) throw new OnnxFormatException($"--merges {source.Merges}: merges belong to a vocab.json (byte-level BPE), not to a WordPiece vocab.txt");
-            Put(vocab, "vocab.txt");
+            files._copies.Add((vocab, "vocab.txt"));
         }
 
         string? config = source.Config ?? FirstExisting(vocabDir, "tokenizer_config.json") ?? FirstExisting(beside, "tokenizer_config.json");
-        if (config != null && !File.Exists(config)) throw new OnnxFormatException($"{Path.GetFullPath(config)}: tokenizer config not found (--tokenizer-config)");
-        if (config == null && source.LowerCase == null) return written;
-        JsonObject json;
-        try { json = config == null ? new JsonObject() : JsonNode.Parse(File.ReadAllText(config)) as JsonObject ?? throw new JsonException("not a JSON object"); }
-        catch (JsonException e) { throw new OnnxFormatException($"{Path.GetFullPath(config!)}: not a valid tokenizer config ({e.Message})", e); }
-        if (source.LowerCase is bool lower) json["do_lower_case"] = lower;
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        written.Add("tokenizer_config.json");
-        return written;
+        if (config != null && !File.Exists(config)) throw new OnnxFormatException($"--tokenizer-config {Path.GetFullPath(config)}: file not found");
+        if (config != null || source.LowerCase != null)
+        {
+            JsonObject json;
+            try { json = config == null ? new JsonObject() : JsonNode.Parse(File.ReadAllText(config)) as JsonObject ?? throw new JsonException("not a JSON object"); }
+            catch (JsonException e) { throw new OnnxFormatException($"{Path.GetFullPath(config!)}: not a valid tokenizer config ({e.Message})", e); }
+            if (source.LowerCase is bool lower) json["do_lower_case"] = lower;
+            files._configJson = json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        }
+        return files;
+    }
+
+    /// <summary>Loads the tokenizer the files make, from a scratch folder, without touching the destination.</summary>
+    public ITextTokenizer Load()
+    {
+        string scratch = Path.Combine(Path.GetTempPath(), "fastprefix-tokenizer-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            WriteTo(scratch);
+            return TokenizerFactory.FromFolder(scratch);
+        }
+        finally
+        {
+            try { Directory.Delete(scratch, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    public void WriteTo(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        foreach (var (from, name) in _copies)
+            AtomicFile.Write(Path.Combine(folder, name), s => { using var f = File.OpenRead(from); f.CopyTo(s); });
+        if (_configJson != null) AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), _configJson);
     }
 
     static string? FirstExisting(string dir, params string[] names) =>

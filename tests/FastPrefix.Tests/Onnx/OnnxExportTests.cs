@@ -156,17 +156,17 @@ public class OnnxExportTests
         OnnxTestKit.SaveAdapter(dir["b.safetensors"], backbone, encoder, TaskKind.SequenceClassification, seed: 7).Dispose();
         OnnxTestKit.SaveAdapter(dir["t.safetensors"], backbone, encoder, TaskKind.TokenClassification).Dispose();
 
-        var ok = CliRunner.Run("export", "onnx", "--model", backbone, "--adapter", dir["a.safetensors"], "--adapter", dir["b.safetensors"], "--output", dir["m.onnx"]);
+        var ok = CliRunner.Run("export", "onnx", "--model", backbone, "--adapter", dir["a.safetensors"], "--adapter", dir["b.safetensors"], "--output", dir["m"]);
         Assert.True(ok.ExitCode == 0, ok.StdErr);
         Assert.Contains("adapter_index", ok.StdOut);
-        Assert.True(File.Exists(dir["m.onnx"]));
+        Assert.True(File.Exists(dir["m/model.onnx"]));
 
-        var mixed = CliRunner.Run("export", "onnx", "--model", backbone, "--adapter", dir["a.safetensors"], "--adapter", dir["t.safetensors"], "--output", dir["x.onnx"]);
+        var mixed = CliRunner.Run("export", "onnx", "--model", backbone, "--adapter", dir["a.safetensors"], "--adapter", dir["t.safetensors"], "--output", dir["x"]);
         Assert.Equal(2, mixed.ExitCode);
         Assert.Contains("t.safetensors: the task is tokcls", mixed.StdErr);
-        Assert.False(File.Exists(dir["x.onnx"]));
+        Assert.False(Directory.Exists(dir["x"]));   // refused before anything is written
 
-        var missing = CliRunner.Run("export", "onnx", "--model", backbone, "--adapter", dir["nope.safetensors"], "--output", dir["x.onnx"]);
+        var missing = CliRunner.Run("export", "onnx", "--model", backbone, "--adapter", dir["nope.safetensors"], "--output", dir["x"]);
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("nope.safetensors", missing.StdErr);
     }
