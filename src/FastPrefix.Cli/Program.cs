@@ -12,6 +12,8 @@ var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a fr
     EvalCommand.Create(),
     PredictCommand.Create(),
     PeftCommand.Create(),
+    OnnxCommands.Import(),
+    OnnxCommands.Export(),
     FastPrefix.Cli.Demo.DemoCommand.Create(),
 };
 
