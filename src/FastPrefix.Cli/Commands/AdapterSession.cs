@@ -32,13 +32,11 @@ internal sealed class AdapterSession : IDisposable
     }
 
     /// <summary>Encoding as at training time (max length, QA doc stride and SQuAD version recorded in the adapter).</summary>
-    public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2) => new()
+    public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2)
     {
-        MaxSeqLength = Metadata.MaxSeqLength > 0 ? Metadata.MaxSeqLength : 128,
-        TextFields = textFields, LabelField = labelField,
-        SquadV2 = squadV2 || Metadata.Extra.GetValueOrDefault("squad_v2") == "true",
-        DocStride = int.TryParse(Metadata.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : QaFeatures.DefaultStride,
-    };
+        var recorded = TaskDataOptions.ForAdapter(Metadata);
+        return recorded with { TextFields = textFields, LabelField = labelField, SquadV2 = squadV2 || recorded.SquadV2 };
+    }
 
     public IReadOnlyList<string>? Labels => Metadata.Labels.Count > 0 ? Metadata.Labels : null;
 

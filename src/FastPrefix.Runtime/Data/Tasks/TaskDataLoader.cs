@@ -1,3 +1,4 @@
+using FastPrefix.Adapters;
 using FastPrefix.Data.Datasets;
 using FastPrefix.Data.Features;
 using FastPrefix.Data.Tokenization;
@@ -15,6 +16,14 @@ public sealed record TaskDataOptions
     public int DocStride { get; init; } = QaFeatures.DefaultStride;
     public bool SquadV2 { get; init; }
     public int TagColumn { get; init; } = -1;
+
+    /// <summary>Encoding as at training time: the max length, QA doc stride and SQuAD version recorded in an adapter.</summary>
+    public static TaskDataOptions ForAdapter(AdapterMetadata meta) => new()
+    {
+        MaxSeqLength = meta.MaxSeqLength > 0 ? meta.MaxSeqLength : 128,
+        SquadV2 = meta.Extra.GetValueOrDefault("squad_v2") == "true",
+        DocStride = int.TryParse(meta.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : QaFeatures.DefaultStride,
+    };
 }
 
 /// <summary>One dataset file read, tokenized and wrapped for training, evaluation or prediction.</summary>
