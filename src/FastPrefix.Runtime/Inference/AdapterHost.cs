@@ -508,14 +508,16 @@ public sealed partial class AdapterHost : IAsyncDisposable, IDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        lock (_gate) _accepting = false;
+        using (cancellationToken.Register(CancelQueued))   // at once when already cancelled, before the engine stops waiting
         {
-            _accepting = false;
-            _stopping = true;
-            Monitor.PulseAll(_gate);
-        }
-        using (cancellationToken.Register(CancelQueued))
+            lock (_gate)
+            {
+                _stopping = true;
+                Monitor.PulseAll(_gate);
+            }
             await _stopped.Task.ConfigureAwait(false);
+        }
     }
 
     void CancelQueued()
