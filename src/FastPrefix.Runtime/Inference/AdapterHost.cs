@@ -20,6 +20,9 @@ namespace FastPrefix.Inference;
 /// </summary>
 public sealed partial class AdapterHost : IAsyncDisposable, IDisposable
 {
+    /// <summary>The System.Diagnostics.Metrics meter the host reports to (records, pass rows and adapters, queue depth, latency).</summary>
+    public const string MeterName = HostMetrics.MeterName;
+
     readonly AdapterHostOptions _options;
     readonly ITextTokenizer _tokenizer;
     readonly string _fingerprint;
