@@ -7,7 +7,7 @@ namespace FastPrefix.Bench;
 /// <c>dotnet run -c Release --project bench/FastPrefix.Bench -- --filter '*Sgemm*'</c>.
 /// <c>-- sgemm-quick [threads]</c> prints a fast Stopwatch table of the Sgemm shapes instead;
 /// <c>-- step-report [steps]</c> splits a CPU training step into matrix products and the rest (bench/RESULTS.md);
-/// <c>-- serve-load [--clients N] [--adapters K] [--seconds S] [--rounds R]</c> loads the HTTP server over loopback,
+/// <c>-- serve-load [--clients N] [--adapters K] [--seconds S] [--rounds R] [--device D]</c> loads the HTTP server over loopback,
 /// mixed-adapter batching against one adapter per pass (bench/RESULTS.md).
 /// </summary>
 public static class Program

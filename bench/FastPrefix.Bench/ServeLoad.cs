@@ -22,7 +22,7 @@ namespace FastPrefix.Bench;
 /// </summary>
 public static class ServeLoad
 {
-    sealed record Options(int Clients, int Adapters, double Seconds, int Rounds, int MaxBatchRows, double MaxWaitMs, int MaxRequestsPerClient);
+    sealed record Options(int Clients, int Adapters, double Seconds, int Rounds, int MaxBatchRows, double MaxWaitMs, int MaxRequestsPerClient, string Device);
 
     sealed record Round(string Mode, long Requests, long Ok, long Overloaded, long OtherFailures, double Seconds, double[] LatenciesMs, HostStatistics Stats);
 
@@ -30,13 +30,14 @@ public static class ServeLoad
     {
         var o = new Options(Clients: Arg(args, "--clients", 32), Adapters: Arg(args, "--adapters", 4), Seconds: Arg(args, "--seconds", 8.0),
             Rounds: Arg(args, "--rounds", 3), MaxBatchRows: Arg(args, "--max-batch-rows", 32), MaxWaitMs: Arg(args, "--max-wait-ms", 5.0),
-            MaxRequestsPerClient: Arg(args, "--max-requests", 20_000));
+            MaxRequestsPerClient: Arg(args, "--max-requests", 20_000),
+            Device: Array.IndexOf(args, "--device") is int d and >= 0 && d + 1 < args.Length ? args[d + 1] : "cpu");
         string dir = Path.Combine(Path.GetTempPath(), "fastprefix-serve-load-" + Guid.NewGuid().ToString("N"));
         try
         {
             var (model, adapters) = WriteModelAndAdapters(dir, o.Adapters);
             var records = Records(seed: 7, count: 512);
-            Console.WriteLine($"# serve-load: {o.Clients} clients, {o.Adapters} adapters, {o.Seconds} s per round, {o.Rounds} rounds per mode, " +
+            Console.WriteLine($"# serve-load: device {o.Device}, {o.Clients} clients, {o.Adapters} adapters, {o.Seconds} s per round, {o.Rounds} rounds per mode, " +
                               $"max batch {o.MaxBatchRows} rows, max wait {o.MaxWaitMs} ms; {Environment.ProcessorCount} cores, load average {LoadAverage()}");
             var results = new List<Round>();
             for (int r = 0; r < o.Rounds; r++)
@@ -57,7 +58,7 @@ public static class ServeLoad
                 Console.WriteLine($"| {g.Key} | {g.Count()} | {string.Join(" / ", g.Select(r => (r.Ok / r.Seconds).ToString("0")))} | {Pct(lat, 0.5):0.0} | {Pct(lat, 0.99):0.0} | " +
                                   $"{fill:P0} | {s.Sum(x => (double)x.PassAdapters) / s.Sum(x => x.Passes):0.00} | {g.Sum(r => r.Overloaded + r.OtherFailures)} |");
             }
-            PassCost(model, adapters, o.MaxBatchRows, o.Adapters);
+            PassCost(model, adapters, o.MaxBatchRows, o.Adapters, o.Device);
             // Past the overload point: a queue of one pass (max batch rows) and 4 times as many clients, so most arrive to a full queue.
             int overQueue = o.MaxBatchRows, overClients = 4 * o.MaxBatchRows;
             var over = RunRound(model, adapters, records, BatchingMode.MixedAdapters, o, queue: overQueue, clients: overClients, seconds: o.Seconds / 2)
@@ -78,7 +79,7 @@ public static class ServeLoad
     {
         await using var host = AdapterHost.Open(model, new AdapterHostOptions
         {
-            Device = "cpu", Batching = mode, MaxBatchRows = o.MaxBatchRows, MaxWait = TimeSpan.FromMilliseconds(o.MaxWaitMs), MaxQueuedRecords = queue,
+            Device = o.Device, Batching = mode, MaxBatchRows = o.MaxBatchRows, MaxWait = TimeSpan.FromMilliseconds(o.MaxWaitMs), MaxQueuedRecords = queue,
         });
         for (int a = 0; a < adapters.Count; a++) await host.LoadAsync("a" + a, adapters[a]);
         var app = FastPrefixServer.Create(host, new ServerOptions { Port = 0 });
@@ -105,9 +106,9 @@ public static class ServeLoad
     /// The engine alone, no HTTP: one pass of MaxBatchRows rows spread over K adapters, the same rows with one adapter,
     /// and K passes of MaxBatchRows / K rows (one adapter each), alternated, best of 5 after a warm-up.
     /// </summary>
-    static void PassCost(string model, IReadOnlyList<string> paths, int rows, int k)
+    static void PassCost(string model, IReadOnlyList<string> paths, int rows, int k, string device)
     {
-        using var engine = new HostEngine(model, "cpu", null);
+        using var engine = new HostEngine(model, device, null);
         var adapters = paths.Select(p => engine.Load(AdapterFile.Read(p), null)).ToArray();
         var tokenizer = FastPrefix.Data.Tokenization.TokenizerFactory.FromFolder(model);
         var encoded = Records(seed: 9, count: rows).Select(r => { var e = tokenizer.Encode(r, null, 64); return new FastPrefix.Data.Features.EncodedRow(e.InputIds, e.TokenTypeIds!); }).ToArray();

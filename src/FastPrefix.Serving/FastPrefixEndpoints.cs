@@ -60,7 +60,7 @@ public static class FastPrefixEndpoints
             .Produces(StatusCodes.Status204NoContent).Produces<ErrorResponse>(StatusCodes.Status403Forbidden).Produces<ErrorResponse>(StatusCodes.Status404NotFound);
 
         endpoints.MapPrometheusScrapingEndpoint(MetricsPath, null, branch => branch.Use(key.Middleware), null);
-        endpoints.MapOpenApi(OpenApiPath);
+        endpoints.MapOpenApi(OpenApiPath).AddEndpointFilter(key.Filter);
         return endpoints;
     }
 }

@@ -146,6 +146,7 @@ public sealed class ServerTests : IAsyncDisposable
         Assert.Equal("Bearer", refused.Headers.WwwAuthenticate.ToString());
         await Expect(await client.GetAsync("/v1/adapters", Ct), HttpStatusCode.Unauthorized, "unauthorized");
         await Expect(await client.GetAsync("/metrics", Ct), HttpStatusCode.Unauthorized, "unauthorized");
+        await Expect(await client.GetAsync("/openapi/v1.json", Ct), HttpStatusCode.Unauthorized, "unauthorized");
         var wrong = new HttpRequestMessage(HttpMethod.Get, "/v1/adapters");
         wrong.Headers.Add("X-API-Key", "s3cret!");
         await Expect(await client.SendAsync(wrong, Ct), HttpStatusCode.Unauthorized, "unauthorized");
