@@ -10,7 +10,9 @@ namespace FastPrefix.Bench;
 /// <c>-- fingerprint [file]</c> times the backbone content hash on a bert-large-sized file;
 /// <c>-- step-report [steps]</c> splits a CPU training step into matrix products and the rest (bench/RESULTS.md);
 /// <c>-- write-train-workload DIR [rows]</c> writes the MiniLM-shaped model and data of bench/compare-train.sh;
-/// <c>-- ort [rounds]</c> times CPU inference side by side with ONNX Runtime on all-MiniLM-L6-v2 and prints the ratio.
+/// <c>-- ort [rounds]</c> times CPU inference side by side with ONNX Runtime on all-MiniLM-L6-v2 and prints the ratio;
+/// <c>-- serve-load [--clients N] [--adapters K] [--seconds S] [--rounds R] [--device D]</c> loads the HTTP server over loopback,
+/// mixed-adapter batching against one adapter per pass (bench/RESULTS.md).
 /// </summary>
 public static class Program
 {
@@ -29,6 +31,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "ort")
         {
             OrtSideBySide.Run(args.Length > 1 ? int.Parse(args[1]) : 0);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "serve-load")
+        {
+            ServeLoad.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "sgemm-quick")

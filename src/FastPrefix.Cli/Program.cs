@@ -11,6 +11,7 @@ var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a fr
     TrainCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
+    ServeCommand.Create(),
     PeftCommand.Create(),
     OnnxCommands.Import(),
     OnnxCommands.Export(),
