@@ -9,7 +9,10 @@ namespace FastPrefix.Bench;
 /// <c>-- tokenize-hostile CASE [MAX] [bpe|wordpiece]</c> times one Encode of hostile input (text26m, bangs1m);
 /// <c>-- fingerprint [file]</c> times the backbone content hash on a bert-large-sized file;
 /// <c>-- step-report [steps]</c> splits a CPU training step into matrix products and the rest (bench/RESULTS.md);
-/// <c>-- write-train-workload DIR [rows]</c> writes the MiniLM-shaped model and data of bench/compare-train.sh.
+/// <c>-- write-train-workload DIR [rows]</c> writes the MiniLM-shaped model and data of bench/compare-train.sh;
+/// <c>-- ort [rounds]</c> times CPU inference side by side with ONNX Runtime on all-MiniLM-L6-v2 and prints the ratio;
+/// <c>-- serve-load [--clients N] [--adapters K] [--seconds S] [--rounds R] [--device D]</c> loads the HTTP server over loopback,
+/// mixed-adapter batching against one adapter per pass (bench/RESULTS.md).
 /// </summary>
 public static class Program
 {
@@ -23,6 +26,16 @@ public static class Program
         if (args.Length > 1 && args[0] == "write-train-workload")
         {
             TrainWorkload.Write(args[1], args.Length > 2 ? int.Parse(args[2]) : 0);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "ort")
+        {
+            OrtSideBySide.Run(args.Length > 1 ? int.Parse(args[1]) : 0);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "serve-load")
+        {
+            ServeLoad.Run(args[1..]);
             return;
         }
         if (args.Length > 0 && args[0] == "sgemm-quick")

@@ -42,8 +42,9 @@ internal static class CliErrors
 
     /// <summary>Exceptions that describe bad input rather than a bug.</summary>
     static bool IsUserError(Exception e) => e is UserInputException or ModelFormatException or SafetensorsException
-        or DatasetException or TokenizerException or AdapterException or TrainingException
+        or DatasetException or TokenizerException or AdapterException or TrainingException or Onnx.OnnxFormatException
         or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
+        or Inference.AdapterHostException { Kind: Inference.HostErrorKind.BadAdapter or Inference.HostErrorKind.BadInput }
         || e is ArgumentException a && a.Message.StartsWith("--", StringComparison.Ordinal);   // option errors raised below the CLI
 
     static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();

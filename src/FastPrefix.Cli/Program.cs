@@ -11,7 +11,10 @@ var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a fr
     TrainCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
+    ServeCommand.Create(),
     PeftCommand.Create(),
+    OnnxCommands.Import(),
+    OnnxCommands.Export(),
     FastPrefix.Cli.Demo.DemoCommand.Create(),
 };
 

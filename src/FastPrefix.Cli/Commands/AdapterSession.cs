@@ -51,15 +51,11 @@ internal sealed class AdapterSession : IDisposable
     }
 
     /// <summary>Encoding as at training time (max length, QA doc stride and SQuAD version recorded in the adapter).</summary>
-    public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2) => new()
+    public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2)
     {
-        // Older adapters may not record the length: 128, or less when the backbone's positions allow less.
-        MaxSeqLength = Metadata.MaxSeqLength > 0 ? Metadata.MaxSeqLength
-            : (int)Math.Min(128, Model.Config.MaxInputTokens(Model.Options.Positions, Model.Prefix.PrefixLen)),
-        TextFields = textFields, LabelField = labelField,
-        SquadV2 = squadV2 || Metadata.Extra.GetValueOrDefault("squad_v2") == "true",
-        DocStride = int.TryParse(Metadata.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : null,
-    };
+        var recorded = TaskDataOptions.ForAdapter(Metadata, Model.Config);
+        return recorded with { TextFields = textFields, LabelField = labelField, SquadV2 = squadV2 || recorded.SquadV2 };
+    }
 
     public IReadOnlyList<string>? Labels => Metadata.Labels.Count > 0 ? Metadata.Labels : null;
 

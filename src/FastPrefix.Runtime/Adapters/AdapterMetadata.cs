@@ -90,6 +90,15 @@ public sealed record AdapterMetadata
         Extra = extra ?? new Dictionary<string, string>(),
     };
 
+    /// <summary>
+    /// The names of a classification head's outputs: <see cref="Labels"/>, or "0", "1", … when the adapter records none
+    /// (a PEFT import without --labels); empty for QA and multiple choice.
+    /// </summary>
+    public IReadOnlyList<string> LabelNames(int outputs) =>
+        Task is not (TaskKind.SequenceClassification or TaskKind.TokenClassification) ? []
+        : Labels.Count > 0 ? Labels
+        : Enumerable.Range(0, outputs).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+
     // ---- names of the enumerations in files ----
 
     static readonly (TaskKind Kind, string Name)[] TaskNames =

@@ -107,7 +107,7 @@ internal static class DatasetFiles
     }
 
     /// <summary>The text of a JSON string member, or an error that says which field and what it held.</summary>
-    public static string RequireString(string path, int line, JsonElement obj, string field, bool allowBlank = false)
+    public static string RequireString(string path, int? line, JsonElement obj, string field, bool allowBlank = false)
     {
         if (!obj.TryGetProperty(field, out var v))
             throw new DatasetException(path, line, $"missing field \"{field}\" (fields present: {Fields(obj)}).");

@@ -92,6 +92,20 @@ public static class SquadReader
         }
     }
 
+    /// <summary>
+    /// One unlabelled question from a JSON object {"question", "context", "id" (optional)}, e.g. a record given to the
+    /// adapter host: what one entry of a SQuAD file's qas holds with its paragraph's context. Errors name
+    /// <paramref name="source"/> (e.g. "items[2].input") and the field.
+    /// </summary>
+    public static QaExample ReadRecord(JsonElement obj, string source)
+    {
+        var question = DatasetFiles.RequireString(source, null, obj, "question");
+        var context = DatasetFiles.RequireString(source, null, obj, "context");
+        string id = obj.TryGetProperty("id", out var v) && v.ValueKind != JsonValueKind.Null
+            ? DatasetFiles.RequireString(source, null, obj, "id", allowBlank: true) : "";
+        return new QaExample(id, question, context, [], true, "");
+    }
+
     static QaAnswer ReadAnswer(string path, string jp, JsonElement answer, string context, int[]? utf16Index)
     {
         var text = String(path, jp, answer, "text");

@@ -72,17 +72,12 @@ public static class TextClassificationReader
         var examples = new List<TextExample>();
         foreach (var r in records)
         {
-            if (fields is null)
-            {
-                fields = DefaultTextFields.FirstOrDefault(c => c.All(r.Has))
-                    ?? throw new DatasetException(shown, r.FieldsLine,
-                        $"none of the default text fields is present (fields: {string.Join(", ", r.Names)}; expected one of " +
-                        string.Join(", ", DefaultTextFields.Select(c => "[" + string.Join(", ", c) + "]")) + ", or name them with --text-fields).");
-            }
+            fields ??= DefaultTextFields.FirstOrDefault(c => c.All(r.Has))
+                ?? throw new DatasetException(shown, r.FieldsLine, NoDefaultTextFields(r.Names));
             var text = r.Text(fields[0]);
             var pair = fields.Count > 1 ? r.Text(fields[1]) : null;
             var lab = r.Label(label, requireLabels);
-            examples.Add(new TextExample(text, pair, lab, r.Line));
+            examples.Add(new TextExample(text, pair, lab, r.Line ?? 0));
         }
         if (examples.Count == 0)
             throw new DatasetException(shown, "the file holds no examples (expected at least one record after the header).");
@@ -113,13 +108,30 @@ public static class TextClassificationReader
         }
     }
 
+    /// <summary>
+    /// One unlabelled example from one JSON object, e.g. a record given to the adapter host: the text fields are
+    /// <paramref name="textFields"/>, else the first of <see cref="DefaultTextFields"/> present in this record.
+    /// Errors name <paramref name="source"/> (e.g. "items[2].input") and the field.
+    /// </summary>
+    public static TextExample ReadRecord(JsonElement obj, string source, IReadOnlyList<string>? textFields = null)
+    {
+        var r = new JsonRecord(source, null, obj);
+        var fields = textFields ?? DefaultTextFields.FirstOrDefault(c => c.All(r.Has))
+            ?? throw new DatasetException(source, (int?)null, NoDefaultTextFields(r.Names));
+        return new TextExample(r.Text(fields[0]), fields.Count > 1 ? r.Text(fields[1]) : null, null, 0);
+    }
+
+    static string NoDefaultTextFields(IEnumerable<string> present) =>
+        $"none of the default text fields is present (fields: {string.Join(", ", present)}; expected one of " +
+        string.Join(", ", DefaultTextFields.Select(c => "[" + string.Join(", ", c) + "]")) + ", or name them with --text-fields).";
+
     /// <summary>One record, whatever the format, with field access that reports errors at its line.</summary>
-    abstract class Record(string path, int line)
+    abstract class Record(string path, int? line)
     {
         public string Path { get; } = path;
-        public int Line { get; } = line;
+        public int? Line { get; } = line;
         /// <summary>Where the field names are defined: the header line, or the record itself for JSON.</summary>
-        public abstract int FieldsLine { get; }
+        public abstract int? FieldsLine { get; }
         public abstract IEnumerable<string> Names { get; }
         public abstract bool Has(string field);
         public abstract string Text(string field);
@@ -128,9 +140,9 @@ public static class TextClassificationReader
         protected DatasetException Error(string problem) => new(Path, Line, problem);
     }
 
-    sealed class JsonRecord(string path, int line, JsonElement obj) : Record(path, line)
+    sealed class JsonRecord(string path, int? line, JsonElement obj) : Record(path, line)
     {
-        public override int FieldsLine => Line;
+        public override int? FieldsLine => Line;
         public override IEnumerable<string> Names => obj.EnumerateObject().Select(p => p.Name);
         public override bool Has(string field) => obj.TryGetProperty(field, out var v) && v.ValueKind != JsonValueKind.Null;
         public override string Text(string field) => DatasetFiles.RequireString(Path, Line, obj, field);
@@ -163,7 +175,7 @@ public static class TextClassificationReader
 
     sealed class RowRecord(string path, int line, Header header, List<string> values) : Record(path, line)
     {
-        public override int FieldsLine => header.Line;
+        public override int? FieldsLine => header.Line;
         public override IEnumerable<string> Names => header.Names;
         public override bool Has(string field) => header.Index.ContainsKey(field);
 

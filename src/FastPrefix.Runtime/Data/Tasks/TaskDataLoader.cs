@@ -1,3 +1,4 @@
+using FastPrefix.Adapters;
 using FastPrefix.Data.Datasets;
 using FastPrefix.Data.Features;
 using FastPrefix.Data.Tokenization;
@@ -16,6 +17,17 @@ public sealed record TaskDataOptions
     public int? DocStride { get; init; }
     public bool SquadV2 { get; init; }
     public int TagColumn { get; init; } = -1;
+
+    /// <summary>
+    /// Encoding as at training time: the max length, QA doc stride and SQuAD version recorded in an adapter. Older
+    /// adapters may not record the length: 128, or less when the backbone's positions allow less.
+    /// </summary>
+    public static TaskDataOptions ForAdapter(AdapterMetadata meta, Model.EncoderConfig backbone) => new()
+    {
+        MaxSeqLength = meta.MaxSeqLength > 0 ? meta.MaxSeqLength : (int)Math.Min(128, backbone.MaxInputTokens(meta.Positions, meta.PrefixLength)),
+        SquadV2 = meta.Extra.GetValueOrDefault("squad_v2") == "true",
+        DocStride = int.TryParse(meta.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : null,
+    };
 }
 
 /// <summary>One dataset file read, tokenized and wrapped for training, evaluation or prediction.</summary>
