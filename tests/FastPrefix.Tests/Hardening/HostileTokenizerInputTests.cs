@@ -38,9 +38,10 @@ public class HostileTokenizerInputTests
         tok.Encode(new string('!', 100_000), null, 128);   // compiled and tiered up before the clock starts
         string text = new string('!', 1_000_000);
         TokenizedText enc = null!;
-        var busy = ThreadCpuTime.Of(() => enc = tok.Encode(text, null, 128));
-        // About 0.3-0.5 s on the 2-core development VM; the old merge table took 2.2-2.4 s there.
-        Assert.True(busy < TimeSpan.FromSeconds(1.2), $"1M '!' took {busy.TotalSeconds:F2} s of processor time");
+        // The best of three: a run beside the rest of the suite can be slowed by its garbage collections and caches.
+        var busy = Enumerable.Range(0, 3).Min(_ => ThreadCpuTime.Of(() => enc = tok.Encode(text, null, 128)));
+        // About 0.3-0.5 s on the 2-core development VM; the old merge table took 2.2-2.6 s there every time.
+        Assert.True(busy < TimeSpan.FromSeconds(1.2), $"1M '!' took {busy.TotalSeconds:F2} s of processor time (best of 3)");
         Assert.Equal(128, enc.Length);
         string eight = new('!', 8);
         Assert.All(tok.TokenStrings(enc.InputIds[1..^1]), s => Assert.Equal(eight, s));
