@@ -49,17 +49,23 @@ public sealed class EncoderBatch
     public void PositionIds(EncoderConfig config, int prefixLen, PositionMode mode, Span<int> pos)
     {
         if (pos.Length < Rows) throw new ArgumentException($"position buffer holds {pos.Length} ids, the batch has {Rows}");
+        PositionIds(config, AttentionMask, Batch, Seq, prefixLen, mode, pos);
+    }
+
+    /// <summary>Position ids of <paramref name="rows"/> rows of <paramref name="seq"/> tokens with the given attention mask.</summary>
+    public static void PositionIds(EncoderConfig config, ReadOnlySpan<int> mask, int rows, int seq, int prefixLen, PositionMode mode, Span<int> pos)
+    {
         int shift = mode == PositionMode.AfterPrefix ? prefixLen : 0;
-        for (int b = 0; b < Batch; b++)
+        for (int b = 0; b < rows; b++)
         {
             int count = 0;
-            for (int t = 0; t < Seq; t++)
+            for (int t = 0; t < seq; t++)
             {
-                int i = b * Seq + t;
+                int i = b * seq + t;
                 if (config.IsRoberta)
                 {
-                    count += AttentionMask[i];
-                    pos[i] = AttentionMask[i] != 0 ? config.PadTokenId + count + shift : config.PadTokenId;
+                    count += mask[i];
+                    pos[i] = mask[i] != 0 ? config.PadTokenId + count + shift : config.PadTokenId;
                 }
                 else pos[i] = t + shift;
             }

@@ -49,7 +49,7 @@ public sealed class EncoderWeights : IDisposable
             var actual = source.GetShape(full);
             if (actual.Length != shape.Length || !actual.Zip(shape).All(p => p.First == p.Second))
                 throw new ModelFormatException($"{source.SourceName}: tensor '{full}' has shape [{string.Join(", ", actual)}], expected {Tensor.ShapeText(shape)}");
-            var t = backend.Zeros(shape);
+            var t = backend.ZerosCompute(shape);   // frozen: bf16 on a bf16 backend, converted once here
             backend.Upload(source.ReadFloat32(full), t);
             return t;
         }
@@ -71,7 +71,7 @@ public sealed class EncoderWeights : IDisposable
                 values.CopyTo(data, offset);
                 offset += values.Length;
             }
-            var t = bias ? backend.Zeros(rows) : backend.Zeros(rows, C);
+            var t = bias ? backend.ZerosCompute(rows) : backend.ZerosCompute(rows, C);
             backend.Upload(data, t);
             return t;
         }

@@ -16,12 +16,28 @@ public sealed record PTuningOptions
 }
 
 /// <summary>
-/// Frozen encoder + trainable prefix + task head. Forward gives logits and (with targets) the loss;
-/// Backward accumulates gradients into <see cref="Parameters"/> (the prefix and the head only).
+/// Frozen encoder + trainable prefix + task head. <see cref="Forward"/> gives logits and (with targets) the loss;
+/// <see cref="Backward"/> accumulates gradients into <see cref="Parameters"/> (the prefix and the head only).
+/// <para>
+/// Buffers are planned for (rows, length) by <see cref="Plan"/> (or on the first batch that does not fit), and a
+/// pass is three parts: <see cref="Stage"/> writes the batch into the host staging area (validating it), one upload,
+/// then <see cref="RunForward"/> / <see cref="Backward"/> run backend ops only. Sequence lengths are padded to
+/// multiples of <see cref="IBackend.SequenceBucket"/>; padding tokens and rows count for nothing.
+/// </para>
 /// </summary>
 public sealed class PTuningModel : IDisposable
 {
-    bool _canBackward;
+    /// <summary>results tensor: loss (float pair), gradient norm, clip coefficient.</summary>
+    public const int LossIndex = 0, NormIndex = 2, ClipIndex = 3;
+
+    StepStaging? _staging;
+    EncoderPlan? _plan;
+    StagingRegion _scalars, _slot;
+    Tensor? _scalarsView;
+    readonly Tensor _results;
+    TaskBatch? _staged;
+    bool _stagedTraining, _ranForward, _canBackward;
+    PrefixInput? _prefixInput;
 
     public PTuningModel(Encoder encoder, Prefix prefix, TaskHead head, PTuningOptions? options = null)
     {
@@ -31,6 +47,7 @@ public sealed class PTuningModel : IDisposable
             throw new ArgumentException($"head has {head.Tasks} tasks but the prefix bank has {prefix.Adapters}");
         Encoder = encoder; Prefix = prefix; Head = head; Options = options ?? new PTuningOptions();
         Parameters = [.. prefix.Parameters, .. head.Parameters];
+        _results = Backend.Zeros(4);
     }
 
     public Encoder Encoder { get; }
@@ -45,40 +62,146 @@ public sealed class PTuningModel : IDisposable
     float AttentionDropout => Options.AttentionDropout ?? Config.AttentionDropout;
     float PrefixDropout => Options.PrefixDropout ?? Config.HiddenDropout;
 
+    // ---- planning ----
+
+    /// <summary>The current plan (null before the first <see cref="Plan"/> or batch).</summary>
+    public EncoderPlan? CurrentPlan => _plan;
+    /// <summary>The step's staging area (one upload per step).</summary>
+    public StepStaging Staging => _staging ?? throw new InvalidOperationException("the model has no plan yet");
+    /// <summary>Device results of the last step: loss (float pair at <see cref="LossIndex"/>), gradient norm, clip coefficient.</summary>
+    public Tensor Results => _results;
+    /// <summary>Staged per-step optimiser scalars (lr, stepSize, invSqrtBc2) read by AdamW.</summary>
+    public StagingRegion OptimizerScalars => _scalars;
+    public Tensor OptimizerScalarsView => _scalarsView ?? throw new InvalidOperationException("the model has no plan yet");
+    /// <summary>A staged int (the ring slot a trainer records the step's results into).</summary>
+    public StagingRegion ResultSlot => _slot;
+
     /// <summary>
-    /// One forward pass. In training mode dropout is on, drawn from <paramref name="seed"/> (same seed, same masks).
+    /// Plans every buffer for batches of up to <paramref name="maxRows"/> encoder rows (examples × choices for multiple
+    /// choice) of up to <paramref name="maxSeq"/> tokens; <paramref name="training"/> keeps what a backward needs.
     /// </summary>
-    public HeadOutput Forward(TaskBatch batch, bool training = false, ulong seed = 0)
+    public void Plan(int maxRows, int maxSeq, bool training)
+    {
+        int bucket = Math.Max(1, Backend.SequenceBucket);
+        maxSeq = Math.Min(RoundUp(maxSeq, bucket), Math.Max(maxSeq, Config.MaxPositionEmbeddings));
+        _plan?.Dispose(); _staging?.Dispose();
+        _staging = new StepStaging(Backend);
+        _plan = Encoder.Plan(_staging, new EncoderPlanSize(maxRows, maxSeq, Prefix.PrefixLen, Prefix.FirstLayer, training ? Prefix.FirstLayer : Config.NumLayers));
+        Head.Plan(_staging, maxRows, maxSeq);
+        _scalars = _staging.Reserve(3);
+        _slot = _staging.Reserve(1);
+        _staging.Allocate();
+        _plan.Bind();
+        Head.Bind();
+        _scalarsView = _staging.View(_scalars, TensorType.Float32);
+        _ranForward = _canBackward = false;
+    }
+
+    static int RoundUp(int n, int m) => (n + m - 1) / m * m;
+
+    bool Fits(TaskBatch batch, bool training) =>
+        _plan is { } p && batch.Inputs.Batch <= p.Size.MaxBatch && batch.Inputs.Seq <= p.Size.MaxSeq && (!training || p.Activations.HiddenGrad != null);
+
+    // ---- a pass ----
+
+    /// <summary>
+    /// Writes the batch into the staging area (host only): padded to the length bucket, and to the planned rows when
+    /// <paramref name="padRows"/> (fixed shapes for every step); validated. <paramref name="seed"/> drives dropout.
+    /// </summary>
+    public void Stage(TaskBatch batch, bool training, ulong seed, bool padRows = false)
     {
         if (Head.Kind == TaskKind.MultipleChoice && (batch.Choices <= 0 || batch.Inputs.Batch % batch.Choices != 0))
             throw new ArgumentException($"multiple choice: {batch.Inputs.Batch} rows is not a multiple of {batch.Choices} choices");
-        var prefix = Prefix.Prepare(training, PrefixDropout, DropoutHash.Derive(seed, 1));
-        Encoder.Forward(batch.Inputs, prefix, new EncoderPassOptions
-        {
-            Training = training,
-            HiddenDropout = HiddenDropout,
-            AttentionDropout = AttentionDropout,
-            Seed = DropoutHash.Derive(seed, 2),
-            Positions = Options.Positions,
-            ComputePooled = Head.UsesPooled,
-        });
-        var output = Head.Forward(Encoder, batch, training, HiddenDropout, DropoutHash.Derive(seed, 3));
-        _canBackward = output.Loss != null;
-        return output;
+        var plan = _plan ?? throw new InvalidOperationException("the model has no plan: call Plan first");
+        int per = Head.RowsPerExample(batch);
+        int rows = padRows ? plan.Size.MaxBatch / per * per : batch.Inputs.Batch;
+        int seq = Math.Min(RoundUp(batch.Inputs.Seq, Math.Max(1, Backend.SequenceBucket)), plan.Size.MaxSeq);
+        plan.Stage(batch.Inputs, Math.Max(rows, batch.Inputs.Batch), seq, Prefix.PrefixLen, Prefix.Adapters, Options.Positions, seed);
+        Head.Stage(batch, plan);
+        _staged = batch; _stagedTraining = training;
+        _ranForward = _canBackward = false;
     }
 
-    /// <summary>Accumulates d(loss)/d(parameter) of the last forward into each parameter's Grad.</summary>
+    /// <summary>The forward pass over the staged batch (ops only); with targets also the loss into <see cref="Results"/>.</summary>
+    public void RunForward()
+    {
+        var plan = _plan!; var batch = _staged ?? throw new InvalidOperationException("no batch is staged");
+        bool training = _stagedTraining;
+        _prefixInput = Prefix.Prepare(training, PrefixDropout, new DropoutSeed(plan.Seeds, DropoutSites.Prefix));
+        Encoder.Forward(plan, _prefixInput, PassOptions(training));
+        Head.Forward(plan, training, HiddenDropout);
+        if (batch.HasTargets) Head.Loss(plan, _results);
+        _ranForward = true;
+        _canBackward = batch.HasTargets && plan.Activations.HiddenGrad != null;
+    }
+
+    EncoderPassOptions PassOptions(bool training) => new()
+    {
+        Training = training, HiddenDropout = HiddenDropout, AttentionDropout = AttentionDropout,
+        Positions = Options.Positions, ComputePooled = Head.UsesPooled,
+    };
+
+    /// <summary>
+    /// One forward pass. In training mode dropout is on, drawn from <paramref name="seed"/> (same seed, same masks).
+    /// Plans (or grows the plan) when the batch does not fit; batches without targets larger than the plan run in parts.
+    /// </summary>
+    public HeadOutput Forward(TaskBatch batch, bool training = false, ulong seed = 0)
+    {
+        if (!Fits(batch, batch.HasTargets))
+        {
+            if (!batch.HasTargets && _plan != null && batch.Inputs.Seq <= _plan.Size.MaxSeq) return ForwardInParts(batch, training, seed);
+            Plan(Math.Max(batch.Inputs.Batch, _plan?.Size.MaxBatch ?? 0), Math.Max(batch.Inputs.Seq, _plan?.Size.MaxSeq ?? 0),
+                 batch.HasTargets || _plan?.Activations.HiddenGrad != null);
+        }
+        Stage(batch, training, seed);
+        Staging.Upload();
+        RunForward();
+        return Read();
+    }
+
+    /// <summary>Downloads the last forward's logits (and loss when it had targets).</summary>
+    public HeadOutput Read()
+    {
+        if (!_ranForward) throw new InvalidOperationException("no forward pass has run on the staged batch");
+        double? loss = _staged!.HasTargets ? ReadLoss() : null;
+        return Head.Read(_staged, _plan!, loss);
+    }
+
+    double ReadLoss()
+    {
+        Span<float> pair = stackalloc float[2];
+        Backend.Download(_results, pair);
+        return (double)pair[0] + pair[1];
+    }
+
+    HeadOutput ForwardInParts(TaskBatch batch, bool training, ulong seed)
+    {
+        var inputs = batch.Inputs;
+        int per = Head.RowsPerExample(batch), step = _plan!.Size.MaxBatch / per * per, T = inputs.Seq, O = Head.Outputs;
+        if (step <= 0) throw new ArgumentException($"the plan holds {_plan.Size.MaxBatch} rows, fewer than one example of {per}");
+        var parts = new List<float[]>();
+        for (int r0 = 0; r0 < inputs.Batch; r0 += step)
+        {
+            int n = Math.Min(step, inputs.Batch - r0);
+            var part = new EncoderBatch(n, T, inputs.InputIds[(r0 * T)..((r0 + n) * T)], inputs.AttentionMask[(r0 * T)..((r0 + n) * T)],
+                inputs.TokenTypeIds[(r0 * T)..((r0 + n) * T)], inputs.RowAdapter?[r0..(r0 + n)]);
+            parts.Add(Forward(new TaskBatch { Inputs = part, Choices = batch.Choices }, training, seed).Logits);
+        }
+        return Head.Output(batch, parts.SelectMany(p => p).ToArray(), null);
+    }
+
+    /// <summary>Accumulates d(loss)/d(parameter) of the last forward into each parameter's Grad (ops only).</summary>
     public void Backward()
     {
         if (!_canBackward) throw new InvalidOperationException("Backward needs a forward pass with targets first");
-        Head.Backward();
-        if (Head.UsesPooled) Encoder.Backward(null, Head.InputGrad, Prefix.BankGrad);
-        else Encoder.Backward(Head.InputGrad, null, Prefix.BankGrad);
+        var plan = _plan!;
+        Head.Backward(plan);
+        Encoder.Backward(plan, _prefixInput!, PassOptions(_stagedTraining), hiddenGrad: !Head.UsesPooled, pooledGrad: Head.UsesPooled, Prefix.BankGrad);
         Prefix.Backward();
         _canBackward = false;
     }
 
     public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
 
-    public void Dispose() { Prefix.Dispose(); Head.Dispose(); }
+    public void Dispose() { _plan?.Dispose(); _staging?.Dispose(); _results.Dispose(); Prefix.Dispose(); Head.Dispose(); }
 }

@@ -9,8 +9,10 @@ namespace FastPrefix.Model;
 public abstract class Prefix : IDisposable
 {
     protected readonly IBackend Backend;
-    readonly Tensor _dropped, _dropMask, _bankGrad;
+    readonly Tensor _dropped, _bankGrad;
     bool _droppedLast;
+    float _dropout;
+    DropoutSeed _seed;
 
     protected Prefix(IBackend backend, EncoderConfig config, int prefixLen, int firstLayer, int adapters)
     {
@@ -22,7 +24,7 @@ public abstract class Prefix : IDisposable
         BankShape = adapters == 1
             ? [Layers, 2, config.NumHeads, prefixLen, config.HeadDim]
             : [adapters, Layers, 2, config.NumHeads, prefixLen, config.HeadDim];
-        _dropped = backend.Zeros(BankShape); _dropMask = backend.Zeros(BankShape); _bankGrad = backend.Zeros(BankShape);
+        _dropped = backend.Zeros(BankShape); _bankGrad = backend.Zeros(BankShape);
     }
 
     public EncoderConfig Config { get; }
@@ -42,15 +44,19 @@ public abstract class Prefix : IDisposable
     /// <summary>Pushes the gradient of the bank into the parameters' gradients (accumulating).</summary>
     protected abstract void BackwardBank(Tensor bankGrad);
 
-    /// <summary>Builds the bank for one pass; while training, dropout with probability p is applied to it.</summary>
-    public PrefixInput Prepare(bool training, float dropout, ulong seed)
+    /// <summary>Builds the bank for a pass without dropout (ops only).</summary>
+    public PrefixInput Prepare() => Prepare(false, 0, default);
+
+    /// <summary>Builds the bank for one pass (ops only); while training, dropout with probability p is applied to it.</summary>
+    public PrefixInput Prepare(bool training, float dropout, DropoutSeed seed)
     {
         var bank = ComputeBank();
         Backend.Fill(_bankGrad, 0);
         _droppedLast = training && dropout > 0;
+        _dropout = dropout; _seed = seed;
         if (_droppedLast)
         {
-            Backend.Dropout(bank, _dropped, _dropMask, BankLength, dropout, seed);
+            Backend.Dropout(bank, _dropped, BankLength, dropout, seed);
             bank = _dropped;
         }
         return new PrefixInput(bank, Adapters, PrefixLen, FirstLayer);
@@ -62,7 +68,7 @@ public abstract class Prefix : IDisposable
     /// <summary>After the encoder backward: turns <see cref="BankGrad"/> into parameter gradients.</summary>
     public void Backward()
     {
-        if (_droppedLast) Backend.Multiply(_bankGrad, _dropMask, _bankGrad, BankLength);
+        if (_droppedLast) Backend.DropoutBackward(_bankGrad, _bankGrad, BankLength, _dropout, _seed);
         BackwardBank(_bankGrad);
     }
 
@@ -74,7 +80,7 @@ public abstract class Prefix : IDisposable
         return data;
     }
 
-    public virtual void Dispose() { _dropped.Dispose(); _dropMask.Dispose(); _bankGrad.Dispose(); }
+    public virtual void Dispose() { _dropped.Dispose(); _bankGrad.Dispose(); }
 }
 
 /// <summary>A prefix stored directly as the bank: one parameter "prefix".</summary>
@@ -136,11 +142,10 @@ public sealed class MlpPrefix : Prefix
     protected override Tensor ComputeBank()
     {
         int P = PrefixLen, C = Config.HiddenSize;
-        Backend.Gemm(false, true, P, _hidden, C, 1f, _embedding.Value, 0, _w0.Value, 0, 0f, _pre, 0);
-        Backend.AddBias(_pre, _b0.Value, P, _hidden);
-        Backend.Tanh(_pre, _act, (long)P * _hidden);
-        Backend.Gemm(false, true, P, _width, _hidden, 1f, _act, 0, _w2.Value, 0, 0f, _out, 0);
-        Backend.AddBias(_out, _b2.Value, P, _width);
+        Backend.Gemm(false, true, P, _hidden, C, 1f, _embedding.Value, 0, C, _w0.Value, 0, C, 0f, _pre, 0, _hidden);
+        Backend.BiasActivation(_pre, _b0.Value, _act, P, _hidden, Activation.Tanh);
+        Backend.Gemm(false, true, P, _width, _hidden, 1f, _act, 0, _hidden, _w2.Value, 0, _hidden, 0f, _out, 0, _width);
+        Backend.BiasActivation(_out, _b2.Value, _out, P, _width, Activation.None);
         Backend.PermutePrefix(_out, _bank, P, Layers, Config.NumHeads, Config.HeadDim, toPeft: false);
         return _bank;
     }
@@ -149,13 +154,13 @@ public sealed class MlpPrefix : Prefix
     {
         int P = PrefixLen, C = Config.HiddenSize;
         Backend.PermutePrefix(bankGrad, _dOut, P, Layers, Config.NumHeads, Config.HeadDim, toPeft: true);
-        Backend.Gemm(true, false, _width, _hidden, P, 1f, _dOut, 0, _act, 0, 1f, _w2.Grad, 0);
+        Backend.Gemm(true, false, _width, _hidden, P, 1f, _dOut, 0, _width, _act, 0, _hidden, 1f, _w2.Grad, 0, _hidden);
         Backend.ColumnSums(_dOut, _b2.Grad, P, _width, accumulate: true);
-        Backend.Gemm(false, false, P, _hidden, _width, 1f, _dOut, 0, _w2.Value, 0, 0f, _dAct, 0);
-        Backend.TanhBackward(_dAct, _act, _dAct, (long)P * _hidden);
-        Backend.Gemm(true, false, _hidden, C, P, 1f, _dAct, 0, _embedding.Value, 0, 1f, _w0.Grad, 0);
+        Backend.Gemm(false, false, P, _hidden, _width, 1f, _dOut, 0, _width, _w2.Value, 0, _hidden, 0f, _dAct, 0, _hidden);
+        Backend.ActivationBackward(Activation.Tanh, _dAct, _act, _dAct, (long)P * _hidden);
+        Backend.Gemm(true, false, _hidden, C, P, 1f, _dAct, 0, _hidden, _embedding.Value, 0, C, 1f, _w0.Grad, 0, C);
         Backend.ColumnSums(_dAct, _b0.Grad, P, _hidden, accumulate: true);
-        Backend.Gemm(false, false, P, C, _hidden, 1f, _dAct, 0, _w0.Value, 0, 1f, _embedding.Grad, 0);
+        Backend.Gemm(false, false, P, C, _hidden, 1f, _dAct, 0, _hidden, _w0.Value, 0, C, 1f, _embedding.Grad, 0, C);
     }
 
     public override void Dispose()

@@ -29,12 +29,15 @@ public sealed record AdamWState(int Step, IReadOnlyList<AdamWMoments> Moments);
 
 /// <summary>
 /// AdamW over a fixed list of parameters: first and second moments live on the parameters' backend, allocated
-/// once; <see cref="Step"/> applies one bias-corrected, decoupled-weight-decay update from the parameters' Grad.
+/// once. A trainer stages each step's scalars (<see cref="StageStep"/>: learning rate and bias corrections, written
+/// into the step's staging area on the host) and then runs <see cref="Apply"/>, ops only, which also applies the
+/// gradient-clipping coefficient the backend computed. <see cref="Step"/> does both for standalone use.
 /// </summary>
 public sealed class AdamW : IDisposable
 {
     readonly Parameter[] _params;
     readonly Tensor[] _m, _v;
+    readonly Tensor _ownScalars;   // lr, stepSize, invSqrtBc2, clip = 1: the standalone Step's staging
 
     public AdamW(IReadOnlyList<Parameter> parameters, AdamWOptions? options = null)
     {
@@ -52,6 +55,7 @@ public sealed class AdamW : IDisposable
             _m[i] = _params[i].Value.Backend.Zeros(_params[i].Shape);
             _v[i] = _params[i].Value.Backend.Zeros(_params[i].Shape);
         }
+        _ownScalars = (_params.Length > 0 ? _params[0].Value.Backend : throw new ArgumentException("AdamW needs at least one parameter")).Zeros(4);
     }
 
     public AdamWOptions Options { get; }
@@ -59,16 +63,39 @@ public sealed class AdamW : IDisposable
     /// <summary>Number of updates applied so far (the bias correction of the next step uses StepCount + 1).</summary>
     public int StepCount { get; private set; }
 
-    /// <summary>One update of every parameter with learning rate <paramref name="lr"/>.</summary>
+    /// <summary>One update of every parameter with learning rate <paramref name="lr"/> and no clipping (uploads its scalars).</summary>
     public void Step(float lr)
+    {
+        Span<float> scalars = stackalloc float[4];
+        StageStep(scalars, lr);
+        scalars[3] = 1f;
+        _ownScalars.Backend.Upload(scalars, _ownScalars);
+        Apply(_ownScalars, 0, _ownScalars, 3);
+    }
+
+    /// <summary>
+    /// Counts the next step and writes its scalars (lr, lr / (1 − β1^t), 1 / √(1 − β2^t)) into
+    /// <paramref name="scalars"/>[0..3), the part of a staging area that <see cref="Apply"/> will read.
+    /// </summary>
+    public void StageStep(Span<float> scalars, float lr)
     {
         if (!float.IsFinite(lr) || lr < 0) throw new ArgumentException($"AdamW: learning rate must be finite and >= 0, got {lr}");
         StepCount++;
+        double bc1 = 1 - Math.Pow(Options.Beta1, StepCount), bc2 = 1 - Math.Pow(Options.Beta2, StepCount);
+        scalars[0] = lr;
+        scalars[1] = (float)(lr / bc1);
+        scalars[2] = (float)(1 / Math.Sqrt(bc2));
+    }
+
+    /// <summary>The update of every parameter (ops only), reading the staged scalars and the clip coefficient on the device.</summary>
+    public void Apply(Tensor scalars, int scalarsOffset, Tensor clip, int clipOffset)
+    {
         for (int i = 0; i < _params.Length; i++)
         {
             var p = _params[i];
             float decay = p.WeightDecay ? Options.WeightDecay : 0f;
-            p.Value.Backend.AdamW(p.Value, p.Grad, _m[i], _v[i], p.Length, lr, Options.Beta1, Options.Beta2, Options.Eps, decay, StepCount);
+            p.Value.Backend.AdamW(new AdamWArgs(p.Value, p.Grad, _m[i], _v[i], p.Length, scalars, scalarsOffset, clip, clipOffset,
+                Options.Beta1, Options.Beta2, Options.Eps, decay));
         }
     }
 
@@ -118,5 +145,6 @@ public sealed class AdamW : IDisposable
     {
         foreach (var t in _m) t.Dispose();
         foreach (var t in _v) t.Dispose();
+        _ownScalars.Dispose();
     }
 }

@@ -10,4 +10,6 @@ public interface IEvaluator
     /// <summary>The metric that selects the best parameters and drives early stopping.</summary>
     string MainMetric { get; }
     bool HigherIsBetter { get; }
+    /// <summary>The longest input (in tokens) the evaluator will run, when known: the trainer plans its buffers for it too.</summary>
+    int? MaxSequenceLength => null;
 }

@@ -2,12 +2,16 @@ using System.Diagnostics;
 using System.Globalization;
 using FastPrefix.Backends;
 using FastPrefix.Model;
+using FastPrefix.Model.Heads;
 
 namespace FastPrefix.Training;
 
 /// <summary>
-/// Trains a <see cref="PTuningModel"/>'s parameters (prefix and head) with AdamW. Per step: ZeroGrad →
-/// Forward (training, dropout seeded by (Seed, step)) → Backward → clip → schedule → AdamW. After every epoch
+/// Trains a <see cref="PTuningModel"/>'s parameters (prefix and head) with AdamW. A step touches the host only at
+/// its edges: the batch, its dropout seeds (from (Seed, step)), the learning rate and bias corrections are staged
+/// and uploaded once; then ZeroGrad → Forward → loss → Backward → global norm → AdamW (clipped on the fly) → record
+/// the loss and norm into a device ring run as backend ops. The ring is read back lazily (progress reports, epoch
+/// ends, checkpoints, or when it is full); a non-finite loss stops training there, naming its step. After every epoch
 /// it evaluates, keeps a host copy of the best parameters, writes checkpoint.safetensors, metrics.jsonl and
 /// curves.png, and stops early when the main metric stops improving; at the end the best parameters are put
 /// back into the model. Same seed, data and options give bitwise-identical parameters on a deterministic
@@ -16,11 +20,16 @@ namespace FastPrefix.Training;
 public sealed class Trainer
 {
     static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(100);
+    /// <summary>Steps whose (loss, norm) the device ring holds before the host must read it.</summary>
+    internal const int RecordedSteps = 256;
+    const int RecordWidth = 3;   // loss (float pair), gradient norm
 
     readonly PTuningModel _model;
     readonly ITrainingData _data;
     readonly IEvaluator? _evaluator;
     readonly Parameter[] _params;
+    readonly GradientClipping _clipping;
+    readonly float[] _recordHost = new float[RecordedSteps * RecordWidth];
 
     public Trainer(PTuningModel model, ITrainingData data, TrainingOptions options, IEvaluator? evaluator = null)
     {
@@ -33,6 +42,7 @@ public sealed class Trainer
             throw new ArgumentException("EarlyStoppingPatience needs an evaluator and EvalEveryEpoch");
         _model = model; _data = data; _evaluator = evaluator; Options = options;
         _params = [.. model.Parameters];
+        _clipping = new GradientClipping(_params);
         StepsPerEpoch = BatchPlanner.BatchesPerEpoch(data.Count, options.BatchSize);
         TotalSteps = options.MaxSteps > 0 ? options.MaxSteps : checked(options.Epochs * StepsPerEpoch);
         Epochs = (TotalSteps + StepsPerEpoch - 1) / StepsPerEpoch;
@@ -67,6 +77,7 @@ public sealed class Trainer
     public TrainingResult Run(bool resume = false, CancellationToken cancellationToken = default)
     {
         using var adam = new AdamW(_params, Options.AdamW);
+        using var record = _model.Backend.Zeros(RecordedSteps * RecordWidth);
         var s = new RunState();
         if (resume) Restore(s, adam);
         if (Options.OutputDir != null) Directory.CreateDirectory(Options.OutputDir);
@@ -89,36 +100,39 @@ public sealed class Trainer
             {
                 if (cancellationToken.IsCancellationRequested)
                 {
+                    ReadRecord(s, record);
                     if (savedAt != s.GlobalStep) SaveCheckpoint(s, adam, Elapsed());
                     return Result(s, cancelled: true);
                 }
                 stepClock.Start();
-                var (loss, lr, norm) = TrainStep(plan[k], s.GlobalStep, epoch, adam);
+                s.LastLr = TrainStep(plan[k], s.GlobalStep, epoch, adam, record, s.GlobalStep - s.RecordedUpTo);
                 stepClock.Stop();
                 s.GlobalStep++; stepsHere++;
-                s.EpochLossSum += loss;
-                s.LastLr = lr;
 
                 bool last = k == stepsInEpoch - 1;
-                if (Progress != null && (last || lastReport is not { } at || clock.Elapsed - at >= ReportInterval))
+                bool report = Progress != null && (last || lastReport is not { } at || clock.Elapsed - at >= ReportInterval);
+                if (report || s.GlobalStep - s.RecordedUpTo == RecordedSteps) ReadRecord(s, record);
+                if (report)
                 {
                     lastReport = clock.Elapsed;
                     double rate = stepClock.Elapsed.TotalSeconds > 0 ? stepsHere / stepClock.Elapsed.TotalSeconds : 0;
-                    Progress(new TrainingProgress
+                    Progress!(new TrainingProgress
                     {
                         Phase = TrainingPhase.Training, Epoch = epoch + 1, Epochs = Epochs,
                         StepInEpoch = k + 1, StepsInEpoch = stepsInEpoch, Step = s.GlobalStep, TotalSteps = TotalSteps,
-                        Loss = s.EpochLossSum / (k + 1), LearningRate = lr, GradNorm = norm, StepsPerSecond = rate,
+                        Loss = s.EpochLossSum / (k + 1), LearningRate = s.LastLr, GradNorm = s.LastNorm, StepsPerSecond = rate,
                         Eta = rate > 0 ? TimeSpan.FromSeconds((TotalSteps - s.GlobalStep) / rate) : null,
                         Elapsed = TimeSpan.FromSeconds(Elapsed()),
                     });
                 }
                 if (!last && Options.CheckpointEverySteps > 0 && s.GlobalStep % Options.CheckpointEverySteps == 0)
                 {
+                    ReadRecord(s, record);
                     SaveCheckpoint(s, adam, Elapsed());
                     savedAt = s.GlobalStep;
                 }
             }
+            ReadRecord(s, record);
             EndEpoch(s, epoch, stepsInEpoch, Elapsed);
             SaveCheckpoint(s, adam, Elapsed());
             savedAt = s.GlobalStep;
@@ -130,20 +144,62 @@ public sealed class Trainer
         return Result(s, cancelled: false);
     }
 
-    (double Loss, double Lr, double Norm) TrainStep(int[] batchIndices, int globalStep, int epoch, AdamW adam)
+    /// <summary>
+    /// One optimiser step: stage and upload the batch and the step's scalars, then backend ops only. Returns the
+    /// learning rate used. The step's loss and gradient norm go to row <paramref name="slot"/> of the device record.
+    /// </summary>
+    double TrainStep(int[] batchIndices, int globalStep, int epoch, AdamW adam, Tensor record, int slot)
     {
         var batch = _data.MakeBatch(batchIndices);
-        _model.ZeroGrad();
-        var output = _model.Forward(batch, training: true, seed: DropoutHash.Derive(Options.Seed, (ulong)globalStep));
-        double loss = output.Loss ?? throw new TrainingException($"training batch of step {globalStep + 1} has no targets (labels or answer positions)");
-        if (!double.IsFinite(loss))
-            throw new TrainingException($"training loss is {loss.ToString(CultureInfo.InvariantCulture)} at epoch {epoch + 1}, step {globalStep + 1}; " +
-                                        "lower the learning rate or check the data");
-        _model.Backward();
-        double norm = GradientClipping.ClipByGlobalNorm(_params, Options.MaxGradNorm);
+        if (!batch.HasTargets) throw new TrainingException($"training batch of step {globalStep + 1} has no targets (labels or answer positions)");
+        EnsurePlan(batch);
         double lr = Schedule.At(globalStep, epoch);
-        adam.Step((float)lr);
-        return (loss, lr, norm);
+        _model.Stage(batch, training: true, seed: DropoutHash.Derive(Options.Seed, (ulong)globalStep), padRows: true);
+        var staging = _model.Staging;
+        adam.StageStep(staging.Floats(_model.OptimizerScalars), (float)lr);
+        staging.Ints(_model.ResultSlot)[0] = slot;
+        staging.Upload();
+
+        _model.ZeroGrad();
+        _model.RunForward();
+        _model.Backward();
+        _clipping.Measure(Options.MaxGradNorm, _model.Results, PTuningModel.NormIndex);
+        adam.Apply(_model.OptimizerScalarsView, 0, _model.Results, PTuningModel.ClipIndex);
+        _model.Backend.CopyToSlot(_model.Results, PTuningModel.LossIndex, RecordWidth, record, staging.Tensor, _model.ResultSlot.Offset);
+        return lr;
+    }
+
+    /// <summary>Plans the model's buffers once for the run: the batch size (in encoder rows) and the longest example.</summary>
+    void EnsurePlan(TaskBatch first)
+    {
+        if (_planned) return;
+        int rowsPerExample = _model.Head.RowsPerExample(first);
+        int longest = 1;
+        for (int i = 0; i < _data.Count; i++) longest = Math.Max(longest, _data.LengthOf(i));
+        if (_evaluator?.MaxSequenceLength is { } evalLength) longest = Math.Max(longest, evalLength);
+        _model.Plan(checked(Options.BatchSize * rowsPerExample), longest, training: true);
+        _planned = true;
+    }
+
+    bool _planned;
+
+    /// <summary>Reads the device record of the steps since the last read: epoch loss sum, last norm, non-finite losses.</summary>
+    void ReadRecord(RunState s, Tensor record)
+    {
+        int n = s.GlobalStep - s.RecordedUpTo;
+        if (n <= 0) return;
+        _model.Backend.Download(record, _recordHost.AsSpan(0, n * RecordWidth));
+        for (int i = 0; i < n; i++)
+        {
+            double loss = (double)_recordHost[i * RecordWidth] + _recordHost[i * RecordWidth + 1];
+            int step = s.RecordedUpTo + i;
+            if (!double.IsFinite(loss))
+                throw new TrainingException($"training loss is {loss.ToString(CultureInfo.InvariantCulture)} at epoch {step / StepsPerEpoch + 1}, step {step + 1}; " +
+                                            "lower the learning rate or check the data");
+            s.EpochLossSum += loss;
+            s.LastNorm = _recordHost[i * RecordWidth + 2];
+        }
+        s.RecordedUpTo = s.GlobalStep;
     }
 
     void EndEpoch(RunState s, int epoch, int stepsInEpoch, Func<double> elapsed)
@@ -245,6 +301,7 @@ public sealed class Trainer
         s.Best = c.BestParameters is { } b ? [.. b] : null;
         s.History.AddRange(c.History);
         s.LastLr = s.GlobalStep > 0 ? Schedule.At(s.GlobalStep - 1, (s.GlobalStep - 1) / StepsPerEpoch) : 0;
+        s.RecordedUpTo = s.GlobalStep;
     }
 
     // ---- parameters ----
@@ -272,7 +329,9 @@ public sealed class Trainer
     sealed class RunState
     {
         public int GlobalStep, EpochsCompleted, EvalsWithoutImprovement;
-        public double EpochLossSum, ElapsedBefore, LastLr;
+        /// <summary>Steps before this one have had their loss and norm read back from the device record.</summary>
+        public int RecordedUpTo;
+        public double EpochLossSum, ElapsedBefore, LastLr, LastNorm;
         public bool Finished, StoppedEarly;
         public int? BestEpoch;
         public double? BestMetric;

@@ -65,7 +65,7 @@ public class CheckpointLoadingTests
         var enc = new Encoder(b, w);
         var prefix = new PlainPrefix(b, Small, 2);
         prefix.Bank.Upload(GradCheck.Random((int)prefix.BankLength, 1));
-        enc.Forward(new EncoderBatch(1, 4, [2, 5, 7, 3], [1, 1, 1, 1]), prefix.Prepare(false, 0, 0), new EncoderPassOptions());
+        enc.Forward(new EncoderBatch(1, 4, [2, 5, 7, 3], [1, 1, 1, 1]), prefix.Prepare(), new EncoderPassOptions());
         var pooled = new float[Small.HiddenSize];
         b.Download(enc.Pooled, pooled);
         return pooled;

@@ -3,31 +3,36 @@ using System.Numerics.Tensors;
 namespace FastPrefix.Backends.Cpu;
 
 // Prefix attention, the reference for kernels/attention.cu.
-// qkv (B·T, 3·H·D), prefix bank (A, Lp, 2, H, P, D), mask (B, T) -> context (B·T, H·D); probs (B, H, T, P+T).
+// qkv (B·T, 3·H·D), prefix bank (A, Lp, 2, H, P, D), mask (B, T) -> context (B·T, H·D); state = probs (B, H, T, P+T).
 // Each (row, head) is a handful of small single-threaded GEMMs on strided views (the work is spread over
 // (row, head) pairs instead): scores = q [Kp; K]ᵀ, context = p [Vp; V]. The prefix is read in place, never copied.
+// The CPU keeps the probabilities as its saved state (a GPU keeps the log-sum-exp and recomputes); dropout masks
+// are regenerated from the seed in the backward.
 public sealed unsafe partial class CpuBackend
 {
     /// <summary>Single-threaded strided GEMM for the per-head products (the caller is already parallel).</summary>
     static void SmallGemm(bool ta, bool tb, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc) =>
         Sgemm.MultiplyManaged(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, SgemmKernel.Auto, 1);
 
+    public long AttentionStateLength(int batch, int seq, int heads, int prefixLen) => checked((long)batch * heads * seq * (prefixLen + seq));
+
+    static void CheckState(in AttentionArgs a) =>
+        a.State.CheckRange(0, (long)a.Batch * a.Heads * a.Seq * (a.PrefixLen + a.Seq), "attention state (probabilities)");
+
     public void Attention(in AttentionArgs a)
     {
+        CheckState(a);
         int B = a.Batch, T = a.Seq, H = a.Heads, D = a.HeadDim, P = a.PrefixLen, S = P + T, Cm = H * D, row3 = 3 * Cm;
         float scale = 1f / MathF.Sqrt(D);
-        float* qkv = C(a.Qkv).Ptr, ctx = C(a.Context).Ptr, probs = C(a.Probs).Ptr;
+        float* qkv = C(a.Qkv).Ptr, ctx = C(a.Context).Ptr, probs = C(a.State).Ptr;
         float* bank = P > 0 ? C(a.PrefixBank!).Ptr : null;
-        float* dropMask = a.DropoutP > 0 ? C(a.ProbsDropMask!).Ptr : null;
-        int[] mask = C(a.AttentionMask).Ints;
-        int[]? adapters = a.RowAdapter == null ? null : C(a.RowAdapter).Ints;
+        int* mask = C(a.AttentionMask).IntPtr, adapters = C(a.RowAdapter).IntPtr;
         int prefixLayers = a.PrefixLayers, slot = a.PrefixSlot;
-        float dropP = a.DropoutP; ulong seed = a.DropoutSeed;
-        float keepScale = dropP >= 1f ? 0f : 1f / (1f - dropP);
+        float dropP = a.DropoutP; ulong seed = dropP > 0 ? ReadSeed(a.Seed) : 0;
 
         CpuParallel.For(B * H, (long)T * S * D * 4, (w0, w1) =>
         {
-            float* dropped = dropMask != null ? ThreadScratch.Get(0, T * S) : null;
+            float* dropped = dropP > 0 ? ThreadScratch.Get(0, T * S) : null;
             for (int w = w0; w < w1; w++)
             {
                 int b = w / H, h = w % H;
@@ -36,7 +41,7 @@ public sealed unsafe partial class CpuBackend
                 float* pk = null, pv = null;
                 if (P > 0)
                 {
-                    int adapter = adapters?[b] ?? 0;
+                    int adapter = adapters[b];
                     pk = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 0) + (long)h * P * D;
                     pv = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 1) + (long)h * P * D;
                     SmallGemm(false, true, T, P, D, scale, q, row3, pk, D, 0f, pr, S);
@@ -56,12 +61,7 @@ public sealed unsafe partial class CpuBackend
                 if (dropped != null)
                 {
                     long baseIndex = (long)(b * H + h) * T * S;
-                    for (int e = 0; e < T * S; e++)
-                    {
-                        float m = DropoutHash.Uniform(seed, baseIndex + e) >= dropP ? keepScale : 0f;
-                        dropMask[baseIndex + e] = m;
-                        dropped[e] = pr[e] * m;
-                    }
+                    DropoutHash.Apply(seed, baseIndex, new ReadOnlySpan<float>(pr, T * S), new Span<float>(dropped, T * S), dropP);
                     used = dropped;
                 }
                 float* o = ctx + (long)b * T * Cm + h * D;
@@ -77,16 +77,16 @@ public sealed unsafe partial class CpuBackend
 
     public void AttentionBackward(in AttentionArgs a, Tensor dContext, Tensor dQkv, Tensor? dPrefixBank)
     {
+        CheckState(a);
         int B = a.Batch, T = a.Seq, H = a.Heads, D = a.HeadDim, P = a.PrefixLen, S = P + T, Cm = H * D, row3 = 3 * Cm;
         float scale = 1f / MathF.Sqrt(D);
-        float* qkv = C(a.Qkv).Ptr, probs = C(a.Probs).Ptr, dctx = C(dContext).Ptr, dqkv = C(dQkv).Ptr;
+        float* qkv = C(a.Qkv).Ptr, probs = C(a.State).Ptr, dctx = C(dContext).Ptr, dqkv = C(dQkv).Ptr;
         float* bank = P > 0 ? C(a.PrefixBank!).Ptr : null;
         float* dbank = P > 0 && dPrefixBank != null ? C(dPrefixBank).Ptr : null;
-        float* dropMask = a.DropoutP > 0 ? C(a.ProbsDropMask!).Ptr : null;
-        int[] mask = C(a.AttentionMask).Ints;
-        int[]? adapters = a.RowAdapter == null ? null : C(a.RowAdapter).Ints;
+        int* mask = C(a.AttentionMask).IntPtr, adapters = C(a.RowAdapter).IntPtr;
         int prefixLayers = a.PrefixLayers, slot = a.PrefixSlot;
-        C(dQkv).Floats.AsSpan(0, B * T * row3).Clear();
+        float dropP = a.DropoutP; ulong seed = dropP > 0 ? ReadSeed(a.Seed) : 0;
+        C(dQkv).Floats[..(B * T * row3)].Clear();
 
         // One worker per head: prefix gradients of a head are shared by every row using the same
         // adapter, so splitting by head keeps all writes disjoint and the sums deterministic.
@@ -104,7 +104,7 @@ public sealed unsafe partial class CpuBackend
                         float* pk = null, pv = null, dpk = null, dpv = null;
                         if (P > 0)
                         {
-                            int adapter = adapters?[b] ?? 0;
+                            int adapter = adapters[b];
                             long headOffset = (long)h * P * D;
                             pk = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 0) + headOffset;
                             pv = PrefixBase(bank, adapter, prefixLayers, slot, H, P, D, 1) + headOffset;
@@ -116,9 +116,9 @@ public sealed unsafe partial class CpuBackend
                         }
                         // the probabilities the forward multiplied V by (after dropout)
                         float* used = pr;
-                        if (dropMask != null)
+                        if (dropP > 0)
                         {
-                            TensorPrimitives.Multiply(new ReadOnlySpan<float>(pr, T * S), new ReadOnlySpan<float>(dropMask + baseIndex, T * S), new Span<float>(usedScratch, T * S));
+                            DropoutHash.Apply(seed, baseIndex, new ReadOnlySpan<float>(pr, T * S), new Span<float>(usedScratch, T * S), dropP);
                             used = usedScratch;
                         }
                         // dV += usedᵀ dO ; d(used) = dO Vᵀ
@@ -129,7 +129,7 @@ public sealed unsafe partial class CpuBackend
                             SmallGemm(false, true, T, P, D, 1f, dO, Cm, pv, D, 0f, dp, S);
                         }
                         SmallGemm(false, true, T, T, D, 1f, dO, Cm, v, row3, 0f, dp + P, S);
-                        if (dropMask != null) TensorPrimitives.Multiply(new ReadOnlySpan<float>(dp, T * S), new ReadOnlySpan<float>(dropMask + baseIndex, T * S), new Span<float>(dp, T * S));
+                        if (dropP > 0) DropoutHash.Apply(seed, baseIndex, new ReadOnlySpan<float>(dp, T * S), new Span<float>(dp, T * S), dropP);
                         // softmax backward, scaled: dS = p (dp - <p, dp>) / sqrt(D); masked columns carry no gradient
                         for (int i = 0; i < T; i++)
                         {

@@ -1,23 +1,43 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace FastPrefix.Backends.Cpu;
 
-/// <summary>A tensor in pinned managed memory, so ops can hand raw pointers to BLAS and to worker threads.</summary>
+/// <summary>
+/// A tensor in a pinned managed array, so ops hand raw pointers to the sgemm and to worker threads. A view points
+/// into its owner's array and may reinterpret it (the step's staging area holds ints and float scalars side by side).
+/// </summary>
 public sealed unsafe class CpuTensor : Tensor
 {
-    readonly float[]? _floats;
-    readonly int[]? _ints;
+    readonly float[] _array;   // the owner's storage (shared by its views; keeps it alive while a view is)
+    readonly long _offset;
+    readonly bool _view;
 
     internal CpuTensor(IBackend backend, TensorType type, int[] shape) : base(backend, type, shape)
     {
         if (Length > Array.MaxLength) throw new ArgumentException($"tensor {ShapeText(shape)} is too large for the CPU backend");
-        if (type == TensorType.Float32) _floats = GC.AllocateArray<float>((int)Length, pinned: true);
-        else _ints = GC.AllocateArray<int>((int)Length, pinned: true);
+        _array = GC.AllocateArray<float>((int)Length, pinned: true);
     }
 
-    public float[] Floats => _floats ?? throw new InvalidOperationException($"tensor {this} is not float32");
-    public int[] Ints => _ints ?? throw new InvalidOperationException($"tensor {this} is not int32");
-    public Span<float> Span => Floats;
-    public float* Ptr => (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(Floats));
-    public int* IntPtr => (int*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(Ints));
+    CpuTensor(CpuTensor owner, long offset, TensorType type, int[] shape) : base(owner.Backend, type, shape)
+    {
+        owner.CheckRange(offset, Length, "view");
+        _array = owner._array; _offset = owner._offset + offset; _view = true;
+    }
+
+    internal CpuTensor View(long offset, TensorType type, int[] shape) => new(this, offset, type, shape);
+
+    public override bool IsView => _view;
+    void* Data => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array)) + _offset;
+    public float* Ptr { get { CheckType(TensorType.Float32); return (float*)Data; } }
+    public int* IntPtr { get { CheckType(TensorType.Int32); return (int*)Data; } }
+    public Span<float> Floats => new(Ptr, (int)Length);
+    public Span<int> Ints => new(IntPtr, (int)Length);
+
+    void CheckType(TensorType type)
+    {
+        if (Type != type) throw new InvalidOperationException($"tensor {this} is not {type}");
+    }
 
     public override void Dispose() { }
 }

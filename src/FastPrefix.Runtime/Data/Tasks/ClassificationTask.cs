@@ -34,6 +34,7 @@ public sealed class ClassificationEvaluator(ClassificationData data, int numLabe
 {
     public string MainMetric => "accuracy";
     public bool HigherIsBetter => true;
+    public int? MaxSequenceLength => data.Count == 0 ? null : Enumerable.Range(0, data.Count).Max(data.LengthOf);
 
     public IReadOnlyDictionary<string, double> Evaluate(PTuningModel model)
     {

@@ -49,6 +49,7 @@ public sealed class QaEvaluator(QaData data, bool versionTwo, int batchSize = 16
 {
     public string MainMetric => "f1";
     public bool HigherIsBetter => true;
+    public int? MaxSequenceLength => data.Count == 0 ? null : Enumerable.Range(0, data.Count).Max(data.LengthOf);
 
     public IReadOnlyDictionary<string, double> Evaluate(PTuningModel model)
     {
