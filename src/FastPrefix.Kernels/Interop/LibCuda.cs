@@ -114,8 +114,15 @@ internal static unsafe partial class LibCuda
     /// <summary>"CUDA_ERROR_OUT_OF_MEMORY (out of memory)", or the number if the driver does not know it.</summary>
     public static string Describe(CuResult result)
     {
-        string name = cuGetErrorName(result, out var n) == CuResult.Success && n != 0 ? Marshal.PtrToStringUTF8(n)! : $"CUresult {(int)result}";
-        string text = cuGetErrorString(result, out var s) == CuResult.Success && s != 0 ? Marshal.PtrToStringUTF8(s)! : "unknown error";
-        return $"{name} ({text})";
+        try
+        {
+            string name = cuGetErrorName(result, out var n) == CuResult.Success && n != 0 ? Marshal.PtrToStringUTF8(n)! : $"CUresult {(int)result}";
+            string text = cuGetErrorString(result, out var s) == CuResult.Success && s != 0 ? Marshal.PtrToStringUTF8(s)! : "unknown error";
+            return $"{name} ({text})";
+        }
+        catch (Exception e) when (e is CudaLibraryNotFoundException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return $"CUresult {(int)result} ({result})";
+        }
     }
 }

@@ -2,14 +2,10 @@ using FastPrefix.Kernels.Device;
 
 namespace FastPrefix.Kernels.Launchers;
 
-/// <summary>Launchers of kernels/convert.cu: fp32 ↔ bf16 over flat arrays of <c>count</c> elements.</summary>
+/// <summary>Launchers of kernels/convert.cu: fp32 ↔ bf16 over flat arrays of <c>count</c> elements
+/// (<see cref="Elementwise"/> shape: 256 threads × 8 elements, 128-bit accesses).</summary>
 public static class ConvertLaunchers
 {
-    // 256 threads of 8 elements: 2 KiB per block in flight through 128-bit accesses, and blocks small enough
-    // that a few per SM hide memory latency on any GPU; the conversion itself is a few integer operations.
-    private const int BlockSize = 256;
-    private const int ElementsPerThread = 8;
-
     /// <summary>output (count) bf16 = input (count) fp32, rounded to nearest even.</summary>
     public static void F32ToBf16(IGpuDevice device, DevicePtr output, DevicePtr input, long count) =>
         Launch(device, "convert_f32_to_bf16", output, input, count);
@@ -24,6 +20,6 @@ public static class ConvertLaunchers
         if (count == 0) return;
         var args = new KernelArgs();
         args.Add(output).Add(input).Add(count);
-        device.Launch(device.Kernel(kernel), LaunchShape.Linear((count + ElementsPerThread - 1) / ElementsPerThread, BlockSize), args);
+        device.Launch(device.Kernel(kernel), Elementwise.Shape(count), args);
     }
 }

@@ -2,13 +2,10 @@ using FastPrefix.Kernels.Device;
 
 namespace FastPrefix.Kernels.Launchers;
 
-/// <summary>Launchers of kernels/fill.cu, and zeroing (a memset: no kernel needed for all-zero bits).</summary>
+/// <summary>Launchers of kernels/fill.cu (<see cref="Elementwise"/> shape: 256 threads × 8 elements, 128-bit stores),
+/// and zeroing (a memset: no kernel needed for all-zero bits).</summary>
 public static class FillLaunchers
 {
-    // As ConvertLaunchers: 256 threads of 8 elements, one or two 128-bit stores each; a pure store stream.
-    private const int BlockSize = 256;
-    private const int ElementsPerThread = 8;
-
     /// <summary>output (count) fp32 = value.</summary>
     public static void FillF32(IGpuDevice device, DevicePtr output, float value, long count) =>
         Launch(device, "fill_f32", output, value, count);
@@ -26,6 +23,6 @@ public static class FillLaunchers
         if (count == 0) return;
         var args = new KernelArgs();
         args.Add(output).Add(value).Add(count);
-        device.Launch(device.Kernel(kernel), LaunchShape.Linear((count + ElementsPerThread - 1) / ElementsPerThread, BlockSize), args);
+        device.Launch(device.Kernel(kernel), Elementwise.Shape(count), args);
     }
 }

@@ -36,6 +36,8 @@ public static class CudaProbe
         {
             LibCuda.cuDriverGetVersion(out version);
             var init = LibCuda.cuInit(0);
+            if (init == CuResult.NoDevice)
+                return new CudaAvailability(false, $"no CUDA device (cuInit: {LibCuda.Describe(init)})", version, 0);
             if (init != CuResult.Success)
                 return new CudaAvailability(false, $"the CUDA driver did not start: cuInit gave {LibCuda.Describe(init)}", version, 0);
             if (LibCuda.cuDeviceGetCount(out count) != CuResult.Success || count == 0)
