@@ -164,3 +164,28 @@ extern "C" __global__ void barrier_loop(int iterations)
 {
     for (int i = 0; i < iterations; ++i) __syncthreads();
 }
+
+// The math functions and intrinsics kernels commonly use, applied to x (n). out (n * 16)
+extern "C" __global__ void math_functions(float* out, const float* x, int n)
+{
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    const float v = x[i], a = fabsf(v) + 1.0f;
+    float* o = out + i * 16;
+    o[0] = expf(v);
+    o[1] = __expf(v);
+    o[2] = logf(a);
+    o[3] = __logf(a);
+    o[4] = erff(v);
+    o[5] = tanhf(v);
+    o[6] = rsqrtf(a);
+    o[7] = fmaxf(v, 0.5f);
+    o[8] = __fdividef(v, 3.0f);
+    o[9] = __int_as_float(__float_as_int(v) ^ 0x80000000);
+    o[10] = static_cast<float>(__float2int_rn(v * 10.0f));
+    o[11] = sqrtf(a);
+    o[12] = __saturatef(v);
+    o[13] = fminf(v, -0.5f);
+    o[14] = exp2f(v);
+    o[15] = powf(a, 1.5f);
+}
