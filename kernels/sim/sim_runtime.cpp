@@ -48,10 +48,6 @@ struct Worker;
 struct Fiber : Thread {
     Worker* worker;
     State state;
-    int op_kind;
-    unsigned op_mask;
-    unsigned long long op_value, op_result;
-    int op_b, op_c;
     int barrier_kind, barrier_predicate, barrier_result;
     char* stack;
     unsigned index;           // position in the worker's pool: staggers the stack tops (see prepare)
@@ -78,10 +74,14 @@ struct Launch {
     }
 };
 
-// Per-warp bit masks of the block being run (bit = lane): who can run, who waits in a warp primitive,
-// who has not exited, who exists. They keep the scheduler's work per resume to a few instructions.
-struct WarpMasks {
+// A warp of the block being run: bit masks (bit = lane) of who can run, who waits in a warp primitive, who
+// has not exited, who exists; and lane by lane, the primitive each waiting lane is in. Kept together and apart
+// from the fibers, so that scheduling and completing a primitive touch a few cache lines.
+struct Warp {
     unsigned runnable, arrived, alive, existing;
+    unsigned mask[32];
+    int kind[32], b[32], c[32];
+    unsigned long long value[32], result[32];
 };
 
 struct Worker {
@@ -90,12 +90,11 @@ struct Worker {
     ucontext_t scheduler_context;
 #endif
     std::vector<Fiber*> fibers;       // as many as the largest block seen; stacks are reused
-    std::vector<WarpMasks> warp_masks;
+    std::vector<Warp> warps;
     bool fibers_dirty = false;        // a failed block left fibers in the middle of a kernel
     unsigned char* dynamic_shared = nullptr;
     size_t dynamic_capacity = 0;
     Launch* launch = nullptr;
-    Fiber* failed_fiber = nullptr;
     std::string failure;
 
     ~Worker() {
@@ -196,7 +195,6 @@ Fiber* current() { return static_cast<Fiber*>(current_thread()); }
 [[noreturn]] void fail_current(const std::string& message) {
     Fiber* f = current();
     f->worker->failure = message;
-    f->worker->failed_fiber = f;
     f->state = Failed;
     yield(f);
     __builtin_unreachable();
@@ -313,79 +311,73 @@ int shuffle_source(int kind, unsigned lane, int b, int c) {
     return in_range ? j : static_cast<int>(lane);
 }
 
-// Completes every warp primitive of warp `warp` (lanes from `first`) whose lanes have all arrived.
+// Completes every warp primitive of `warp` (its lanes are fibers from `first`) whose lanes have all arrived.
 // Returns how many completed, or -1 after recording an error in the launch.
-int complete_warp_ops(Worker& w, Launch& launch, WarpMasks& masks, unsigned first) {
-    Fiber** lanes = &w.fibers[first];
+int complete_warp_ops(Worker& w, Launch& launch, Warp& warp, unsigned first) {
     int completed = 0;
-    unsigned pending = masks.arrived;
+    unsigned pending = warp.arrived;
     while (pending) {
-        Fiber* f = lanes[__builtin_ctz(pending)];
-        const unsigned mask = f->op_mask;
-        const int kind = f->op_kind;
+        const unsigned leader = __builtin_ctz(pending);
+        const unsigned mask = warp.mask[leader];
+        const int kind = warp.kind[leader];
         pending &= ~mask;
-        if (mask & ~masks.existing) {
-            launch.fail(where(launch, f) + format("%s: mask 0x%08x names lanes past the block's last thread",
-                                                  warp_op_name(kind), mask));
+        if (mask & ~warp.existing) {
+            launch.fail(where(launch, w.fibers[first + leader]) +
+                        format("%s: mask 0x%08x names lanes past the block's last thread", warp_op_name(kind), mask));
             return -1;
         }
-        if ((masks.arrived & mask) != mask) continue;   // a lane has not arrived; the block reports it if it never does
-        unsigned long long votes = 0;
+        if ((warp.arrived & mask) != mask) continue;   // a lane has not arrived; the block reports it if it never does
         for (unsigned bits = mask; bits; bits &= bits - 1) {
             const unsigned m = __builtin_ctz(bits);
-            Fiber* g = lanes[m];
-            if (g->op_mask != mask || g->op_kind != kind) {
-                launch.fail(where(launch, f) + format("%s with mask 0x%08x, but lane %u of the mask is in %s with mask 0x%08x",
-                                                      warp_op_name(kind), mask, m, warp_op_name(g->op_kind), g->op_mask));
+            if (warp.mask[m] != mask || warp.kind[m] != kind) {
+                launch.fail(where(launch, w.fibers[first + leader]) +
+                            format("%s with mask 0x%08x, but lane %u of the mask is in %s with mask 0x%08x",
+                                   warp_op_name(kind), mask, m, warp_op_name(warp.kind[m]), warp.mask[m]));
                 return -1;
             }
-            votes |= static_cast<unsigned long long>(g->op_value != 0) << m;
         }
-        for (unsigned bits = mask; bits; bits &= bits - 1) {
-            const unsigned m = __builtin_ctz(bits);
-            Fiber* g = lanes[m];
-            switch (kind) {
-            case Ballot: g->op_result = votes; break;
-            case Any: g->op_result = votes != 0; break;
-            case All: g->op_result = votes == mask; break;
-            case SyncWarp: g->op_result = 0; break;
-            default: {
-                const int source = shuffle_source(kind, m, g->op_b, g->op_c);
+        if (kind <= ShflXor) {
+            for (unsigned bits = mask; bits; bits &= bits - 1) {
+                const unsigned m = __builtin_ctz(bits);
+                const int source = shuffle_source(kind, m, warp.b[m], warp.c[m]);
                 if (!(mask >> source & 1)) {
-                    launch.fail(where(launch, g) + format("%s reads lane %d, which is not in mask 0x%08x",
-                                                          warp_op_name(kind), source, mask));
+                    launch.fail(where(launch, w.fibers[first + m]) +
+                                format("%s reads lane %d, which is not in mask 0x%08x", warp_op_name(kind), source, mask));
                     return -1;
                 }
-                g->op_result = lanes[source]->op_value;
+                warp.result[m] = warp.value[source];
             }
+        } else {
+            unsigned votes = 0;
+            for (unsigned bits = mask; bits; bits &= bits - 1) {
+                const unsigned m = __builtin_ctz(bits);
+                votes |= static_cast<unsigned>(warp.value[m] != 0) << m;
             }
-            g->state = Runnable;
+            const unsigned long long result = kind == Ballot ? votes : kind == Any ? votes != 0 : kind == All ? votes == mask : 0;
+            for (unsigned bits = mask; bits; bits &= bits - 1) warp.result[__builtin_ctz(bits)] = result;
         }
-        masks.arrived &= ~mask;
-        masks.runnable |= mask;
+        warp.arrived &= ~mask;
+        warp.runnable |= mask;
         ++completed;
     }
     return completed;
 }
 
-std::string describe_stuck(const Launch& launch, Worker& w, unsigned count) {
-    for (unsigned i = 0; i < count; ++i) {
-        Fiber* f = w.fibers[i];
-        if (f->state != AtWarpOp) continue;
-        const unsigned first = i & ~31u;
-        for (unsigned m = 0; m < 32 && first + m < count; ++m) {
-            if (!(f->op_mask >> m & 1)) continue;
-            Fiber* g = w.fibers[first + m];
-            if (g->state == AtWarpOp) continue;
-            return where(launch, f) + format("%s with mask 0x%08x waits for lane %u, which %s", warp_op_name(f->op_kind),
-                                             f->op_mask, m, g->state == Done ? "has exited" : "waits at __syncthreads");
-        }
+std::string describe_stuck(const Launch& launch, Worker& w) {
+    for (size_t index = 0; index < w.warps.size(); ++index) {
+        const Warp& warp = w.warps[index];
+        if (!warp.arrived) continue;
+        const unsigned leader = __builtin_ctz(warp.arrived), mask = warp.mask[leader];
+        const unsigned missing = __builtin_ctz(mask & ~warp.arrived);
+        return where(launch, w.fibers[index * 32 + leader]) +
+               format("%s with mask 0x%08x waits for lane %u, which %s", warp_op_name(warp.kind[leader]), mask, missing,
+                      warp.alive >> missing & 1 ? "waits at __syncthreads" : "has exited");
     }
     return "a warp primitive never completed";
 }
 
 // Opens the block barrier: every thread that has not exited waits at it.
-void open_barrier(Worker& w, std::vector<WarpMasks>& warps) {
+void open_barrier(Worker& w, std::vector<Warp>& warps) {
     int waiting = 0, true_predicates = 0;
     for (size_t warp = 0; warp < warps.size(); ++warp)
         for (unsigned bits = warps[warp].alive; bits; bits &= bits - 1) {
@@ -430,32 +422,32 @@ bool run_block(Worker& w, Launch& launch, long long index) {
         f->linear = i;
         f->state = Runnable;
     }
-    std::vector<WarpMasks>& warps = w.warp_masks;
+    std::vector<Warp>& warps = w.warps;
     warps.resize((count + 31) / 32);
     for (size_t warp = 0; warp < warps.size(); ++warp) {
         const unsigned lanes = count - warp * 32 >= 32 ? 32 : count - warp * 32;
         const unsigned existing = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
-        warps[warp] = {existing, 0, existing, existing};
+        warps[warp].runnable = warps[warp].alive = warps[warp].existing = existing;
+        warps[warp].arrived = 0;
     }
     w.launch = &launch;
-    w.failed_fiber = nullptr;
     long long resumes = 0;
     for (;;) {
         bool at_barrier = false, stuck = false;
         for (size_t warp = 0; warp < warps.size(); ++warp) {
-            WarpMasks& masks = warps[warp];
+            Warp& lanes = warps[warp];
             const unsigned first = static_cast<unsigned>(warp * 32);
             for (;;) {
-                unsigned run = masks.runnable;
-                masks.runnable = 0;
+                unsigned run = lanes.runnable;
+                lanes.runnable = 0;
                 for (; run; run &= run - 1) {
                     const unsigned lane = __builtin_ctz(run);
                     Fiber* f = w.fibers[first + lane];
                     resume(w, f);
                     ++resumes;
                     switch (f->state) {
-                    case AtWarpOp: masks.arrived |= 1u << lane; break;
-                    case Done: masks.alive &= ~(1u << lane); break;
+                    case AtWarpOp: lanes.arrived |= 1u << lane; break;
+                    case Done: lanes.alive &= ~(1u << lane); break;
                     case Failed:
                         launch.fail(where(launch, f) + w.failure);
                         w.fibers_dirty = true;
@@ -463,16 +455,16 @@ bool run_block(Worker& w, Launch& launch, long long index) {
                     default: break;   // at the barrier
                     }
                 }
-                if (!masks.arrived) break;
-                const int completed = complete_warp_ops(w, launch, masks, first);
+                if (!lanes.arrived) break;
+                const int completed = complete_warp_ops(w, launch, lanes, first);
                 if (completed < 0) { w.fibers_dirty = true; return false; }
                 if (completed == 0) break;
             }
-            stuck |= masks.arrived != 0;
-            at_barrier |= (masks.alive & ~masks.arrived) != 0;
+            stuck |= lanes.arrived != 0;
+            at_barrier |= (lanes.alive & ~lanes.arrived) != 0;
         }
         if (stuck) {
-            launch.fail(describe_stuck(launch, w, count));
+            launch.fail(describe_stuck(launch, w));
             w.fibers_dirty = true;
             return false;
         }
@@ -555,14 +547,16 @@ extern "C" unsigned long long fp_sim_warp_op(int kind, unsigned mask, unsigned l
     Fiber* f = current();
     if (!(mask >> f->lane & 1))
         fail_current(format("%s: the calling lane %u is not in mask 0x%08x", warp_op_name(kind), f->lane, mask));
-    f->op_kind = kind;
-    f->op_mask = mask;
-    f->op_value = value;
-    f->op_b = b;
-    f->op_c = c;
+    Warp& warp = f->worker->warps[f->warp];
+    const unsigned lane = f->lane;
+    warp.mask[lane] = mask;
+    warp.kind[lane] = kind;
+    warp.value[lane] = value;
+    warp.b[lane] = b;
+    warp.c[lane] = c;
     f->state = AtWarpOp;
     yield(f);
-    return f->op_result;
+    return warp.result[lane];
 }
 
 extern "C" int fp_sim_barrier(int kind, int predicate) {

@@ -26,7 +26,7 @@ public interface IGpuDevice : IDisposable
     /// <summary>Free and total device memory in bytes.</summary>
     (long Free, long Total) GetMemoryInfo();
 
-    /// <summary>Copies host values to the device. <paramref name="source"/> may be reused when this returns.</summary>
+    /// <summary>Copies host values to the device and waits for the stream; <paramref name="source"/> may be reused when this returns.</summary>
     void Upload<T>(ReadOnlySpan<T> source, DevicePtr destination) where T : unmanaged;
 
     /// <summary>Waits for the stream, then copies device values into <paramref name="destination"/>.</summary>
@@ -76,7 +76,8 @@ public interface IGpuDevice : IDisposable
     /// <summary>
     /// Runs <paramref name="work"/> with the stream capturing instead of executing: the operations in stream
     /// order become a graph, launched later with <see cref="LaunchGraph"/>. Nothing runs during capture;
-    /// allocation, synchronous copies, events and first use of a kernel are refused.
+    /// allocation, synchronous copies, events and first use of a kernel are refused. Run the work once before
+    /// capturing it: kernels load and cuBLAS sets itself up on first use, which a capture cannot contain.
     /// </summary>
     GpuGraph Capture(Action work);
 

@@ -13,9 +13,9 @@ namespace FastPrefix.Kernels.Device;
 public sealed partial class CudaDevice : GpuDeviceBase
 {
     private readonly PrimaryContextHandle _context;
-    private readonly StreamHandle _stream;
-    private readonly CublasHandle _cublas;
-    private readonly DeviceBuffer _cublasWorkspace;
+    private readonly StreamHandle _stream = null!;
+    private readonly CublasHandle _cublas = null!;
+    private readonly DeviceBuffer _cublasWorkspace = null!;
     private readonly KernelCache _cache;
 
     private CudaDevice(int ordinal, KernelSet kernels, KernelCache cache) : base(kernels)
@@ -23,22 +23,30 @@ public sealed partial class CudaDevice : GpuDeviceBase
         _cache = cache;
         CudaException.ThrowIfFailed(LibCuda.cuDeviceGet(out var device, ordinal));
         _context = new PrimaryContextHandle(device);
-        EnsureCurrent();
-        CudaException.ThrowIfFailed(LibCuda.cuStreamCreate(out var stream, LibCuda.StreamNonBlocking));
-        _stream = new StreamHandle(_context);
-        _stream.Own(stream);
-        Info = ReadInfo(device);
+        try
+        {
+            EnsureCurrent();
+            CudaException.ThrowIfFailed(LibCuda.cuStreamCreate(out var stream, LibCuda.StreamNonBlocking));
+            _stream = new StreamHandle(_context);
+            _stream.Own(stream);
+            Info = ReadInfo(device);
 
-        CudaException.ThrowIfFailed(LibCublas.cublasCreate(out var cublas));
-        _cublas = new CublasHandle(_context);
-        _cublas.Own(cublas);
-        CudaException.ThrowIfFailed(LibCublas.cublasSetStream(Cublas, Stream));
-        // After the stream (setting the stream resets the workspace). A workspace of our own keeps cuBLAS from
-        // allocating during graph capture; 32 MiB is NVIDIA's advice for Hopper, 4 MiB for older GPUs.
-        _cublasWorkspace = Allocate(Info.ComputeCapability.Major >= 9 ? 32 << 20 : 4 << 20);
-        CudaException.ThrowIfFailed(LibCublas.cublasSetWorkspace(Cublas, _cublasWorkspace.Pointer.Address, (nuint)_cublasWorkspace.Bytes));
-        // Default math: no TF32 for fp32 GEMMs (GemmCore also asks for pedantic fp32 compute).
-        CudaException.ThrowIfFailed(LibCublas.cublasSetMathMode(Cublas, CublasMath.Default));
+            CudaException.ThrowIfFailed(LibCublas.cublasCreate(out var cublas));
+            _cublas = new CublasHandle(_context);
+            _cublas.Own(cublas);
+            CudaException.ThrowIfFailed(LibCublas.cublasSetStream(Cublas, Stream));
+            // After the stream (setting the stream resets the workspace). A workspace of our own keeps cuBLAS from
+            // allocating during graph capture; 32 MiB is NVIDIA's advice for Hopper, 4 MiB for older GPUs.
+            _cublasWorkspace = Allocate(Info.ComputeCapability.Major >= 9 ? 32 << 20 : 4 << 20);
+            CudaException.ThrowIfFailed(LibCublas.cublasSetWorkspace(Cublas, _cublasWorkspace.Pointer.Address, (nuint)_cublasWorkspace.Bytes));
+            // Default math: no TF32 for fp32 GEMMs (GemmCore also asks for pedantic fp32 compute).
+            CudaException.ThrowIfFailed(LibCublas.cublasSetMathMode(Cublas, CublasMath.Default));
+        }
+        catch
+        {
+            DisposeCore();
+            throw;
+        }
     }
 
     /// <summary>
@@ -54,7 +62,7 @@ public sealed partial class CudaDevice : GpuDeviceBase
         return new CudaDevice(ordinal, kernels ?? KernelSet.Builtin, cache ?? new KernelCache());
     }
 
-    public override DeviceInfo Info { get; }
+    public override DeviceInfo Info { get; } = null!;
 
     private nint Stream => _stream.DangerousGetHandle();
     private nint Cublas => _cublas.DangerousGetHandle();
@@ -198,9 +206,9 @@ public sealed partial class CudaDevice : GpuDeviceBase
     protected override void DisposeCore()
     {
         foreach (var module in _modules.Values) module.Dispose();
-        _cublas.Dispose();
-        _cublasWorkspace.Dispose();
-        _stream.Dispose();
+        _cublas?.Dispose();
+        _cublasWorkspace?.Dispose();
+        _stream?.Dispose();
         _context.Dispose();
     }
 
