@@ -10,10 +10,12 @@ namespace FastPrefix.Cli;
 /// <summary>A problem with what the user gave: a bad file, option or value. Exit code 2, one line, no stack trace.</summary>
 internal sealed class UserInputException(string message) : Exception(message);
 
-/// <summary>Exit codes: 0 success, 2 bad input or usage (one line naming the file/option), 1 internal error.</summary>
+/// <summary>Exit codes: 0 success, 2 bad input or usage (one line naming the file/option), 1 internal error, 130 interrupted (Ctrl+C).</summary>
 internal static class CliErrors
 {
     public const int Ok = 0, Internal = 1, BadInput = 2;
+    /// <summary>Ctrl+C (SIGINT): the shell convention 128 + 2.</summary>
+    public const int Interrupted = 130;
 
     public static int Run(Func<int> action)
     {
@@ -25,8 +27,8 @@ internal static class CliErrors
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("cancelled");
-            return Internal;
+            Console.Error.WriteLine("interrupted");
+            return Interrupted;
         }
         catch (Exception e)
         {
@@ -38,8 +40,9 @@ internal static class CliErrors
 
     /// <summary>Exceptions that describe bad input rather than a bug.</summary>
     static bool IsUserError(Exception e) => e is UserInputException or ModelFormatException or SafetensorsException
-        or DatasetException or TokenizerException or AdapterException or TrainingException
+        or DatasetException or TokenizerException or AdapterException or TrainingException or Onnx.OnnxFormatException
         or FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException
+        or Inference.AdapterHostException { Kind: Inference.HostErrorKind.BadAdapter or Inference.HostErrorKind.BadInput }
         || e is ArgumentException a && a.Message.StartsWith("--", StringComparison.Ordinal);   // option errors raised below the CLI
 
     static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();

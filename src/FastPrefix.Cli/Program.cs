@@ -2,14 +2,19 @@ using System.CommandLine;
 using FastPrefix.Cli;
 using FastPrefix.Cli.Commands;
 
-var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a frozen BERT/RoBERTa, in .NET")
+var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a frozen BERT/RoBERTa, in .NET. " +
+    $"Exit codes: {CliErrors.Ok} success, {CliErrors.BadInput} bad input or usage (one line naming the file, line or option), " +
+    $"{CliErrors.Internal} internal error, {CliErrors.Interrupted} interrupted by Ctrl+C")
 {
     InspectCommand.Create(),
     TokenizeCommand.Create(),
     TrainCommand.Create(),
     EvalCommand.Create(),
     PredictCommand.Create(),
+    ServeCommand.Create(),
     PeftCommand.Create(),
+    OnnxCommands.Import(),
+    OnnxCommands.Export(),
     FastPrefix.Cli.Demo.DemoCommand.Create(),
 };
 

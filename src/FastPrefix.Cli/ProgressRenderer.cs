@@ -10,6 +10,7 @@ namespace FastPrefix.Cli;
 internal sealed class ProgressRenderer
 {
     readonly TextWriter _out;
+    readonly EtaEstimate _eta = new();
     int _lastDecile = -1;
 
     public ProgressRenderer(TextWriter output) { _out = output; }
@@ -27,6 +28,7 @@ internal sealed class ProgressRenderer
             trainer.Progress += p =>
             {
                 if (p.Phase != TrainingPhase.Training || p.TotalSteps == 0) return;
+                _eta.Update(p);
                 int decile = (int)(10L * p.Step / p.TotalSteps);
                 if (decile == _lastDecile) return;
                 _lastDecile = decile;
@@ -37,7 +39,7 @@ internal sealed class ProgressRenderer
         T result = default!;
         AnsiConsole.Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
             .Start(ctx =>
             {
                 var task = ctx.AddTask("training", maxValue: Math.Max(1, trainer.TotalSteps));
@@ -49,7 +51,7 @@ internal sealed class ProgressRenderer
                     task.Value = p.Step;
                     task.Description = p.Phase == TrainingPhase.Evaluating
                         ? $"epoch {p.Epoch}/{p.Epochs} evaluating"
-                        : $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} {p.StepsPerSecond:F1} steps/s";
+                        : $"epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F4} {p.StepsPerSecond:F1} steps/s{EtaText(_eta.Update(p))}";
                 };
                 result = run();
                 task.Value = task.MaxValue;
@@ -57,9 +59,15 @@ internal sealed class ProgressRenderer
         return result;
     }
 
-    static string FormatProgress(TrainingProgress p) =>
-        $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {p.LearningRate:E2} {p.StepsPerSecond:F1} steps/s" +
-        (p.Eta is { } eta ? $" eta {eta:hh\\:mm\\:ss}" : "");
+    string FormatProgress(TrainingProgress p) =>
+        $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {FormatLr(p.LearningRate)} {p.StepsPerSecond:F1} steps/s" +
+        EtaText(_eta.Update(p));
+
+    static string EtaText(TimeSpan? eta) => eta is { } e ? $" eta {e:hh\\:mm\\:ss}" : "";
+
+    /// <summary>"1e-2", "9.5e-3", and "0" for zero (E2 printed 0.00E+000).</summary>
+    internal static string FormatLr(double lr) =>
+        lr == 0 ? "0" : lr.ToString("0.##e0", System.Globalization.CultureInfo.InvariantCulture);
 
     static string FormatEpoch(EpochSummary e)
     {

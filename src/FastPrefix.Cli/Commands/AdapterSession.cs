@@ -16,29 +16,46 @@ internal sealed class AdapterSession : IDisposable
     public required AdapterMetadata Metadata { get; init; }
     public required ITextTokenizer Tokenizer { get; init; }
 
+    /// <summary>
+    /// Opens <paramref name="adapterPath"/> (an adapter file, or a folder holding adapter.safetensors) on the backbone;
+    /// the files are read and checked (metadata against the backbone included) before the weights are loaded.
+    /// </summary>
     public static AdapterSession Open(string modelDir, string adapterPath, string device, TextWriter notices)
     {
         ModelFolder.Check(modelDir);
-        if (!File.Exists(adapterPath)) throw new UserInputException($"{adapterPath}: adapter file not found");
+        adapterPath = ResolveAdapter(adapterPath);
+        var config = ModelFolder.LoadConfig(modelDir);
         var tokenizer = TokenizerFactory.FromFolder(modelDir);
-        var backend = BackendFactory.Create(device, n => notices.WriteLine(n));
-        var weights = ModelFolder.LoadWeights(backend, modelDir);
+        TokenizerFactory.CheckFits(tokenizer, config, modelDir);
         var contents = AdapterFile.Read(adapterPath);
-        var model = AdapterFile.Load(contents, new Encoder(backend, weights), BackboneFingerprint.OfFolder(modelDir));
         var meta = contents.Metadata;
+        AdapterFile.CheckBackbone(contents.Source, meta.BaseModelConfig, config, meta.BaseModelFingerprint,
+            BackboneFingerprint.OfFolderLike(modelDir, meta.BaseModelFingerprint));
         if (meta.TokenizerKind.Length > 0 && meta.TokenizerKind != tokenizer.Kind)
             throw new UserInputException($"{adapterPath}: trained with a {meta.TokenizerKind} tokenizer, but {modelDir} has a {tokenizer.Kind} one");
+        var backend = BackendFactory.Create(device, n => notices.WriteLine(n));
+        var weights = ModelFolder.LoadWeights(backend, modelDir);
+        var model = AdapterFile.Load(contents, new Encoder(backend, weights), backboneFingerprint: null);   // checked above
         return new AdapterSession { Backend = backend, Weights = weights, Model = model, Metadata = meta, Tokenizer = tokenizer };
     }
 
-    /// <summary>Encoding as at training time (max length, QA doc stride and SQuAD version recorded in the adapter).</summary>
-    public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2) => new()
+    /// <summary>--adapter: a file, or a folder (a train --output) holding adapter.safetensors.</summary>
+    public static string ResolveAdapter(string path)
     {
-        MaxSeqLength = Metadata.MaxSeqLength > 0 ? Metadata.MaxSeqLength : 128,
-        TextFields = textFields, LabelField = labelField,
-        SquadV2 = squadV2 || Metadata.Extra.GetValueOrDefault("squad_v2") == "true",
-        DocStride = int.TryParse(Metadata.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : QaFeatures.DefaultStride,
-    };
+        if (Directory.Exists(path))
+        {
+            string inside = Path.Combine(path, TrainCommand.AdapterFileName);
+            return File.Exists(inside) ? inside : throw new UserInputException($"--adapter {path} is a folder without {TrainCommand.AdapterFileName}");
+        }
+        return File.Exists(path) ? path : throw new UserInputException($"--adapter {path}: adapter file not found");
+    }
+
+    /// <summary>Encoding as at training time (max length, QA doc stride and SQuAD version recorded in the adapter).</summary>
+    public TaskDataOptions DataOptions(IReadOnlyList<string>? textFields, string? labelField, bool squadV2)
+    {
+        var recorded = TaskDataOptions.ForAdapter(Metadata, Model.Config);
+        return recorded with { TextFields = textFields, LabelField = labelField, SquadV2 = squadV2 || recorded.SquadV2 };
+    }
 
     public IReadOnlyList<string>? Labels => Metadata.Labels.Count > 0 ? Metadata.Labels : null;
 

@@ -11,6 +11,15 @@ internal static class CommonOptions
         Required = true,
     };
 
+    public static Option<string> Adapter() => new("--adapter")
+    {
+        Description = "adapter.safetensors written by train or peft import (or the folder that holds it)",
+        Required = true,
+    };
+
+    /// <summary>The file a command reads records from: --data everywhere (train names its two files --train and --eval).</summary>
+    public static Option<string> Data(string description) => new("--data") { Description = description, Required = true };
+
     public static Option<string> Device() => new("--device")
     {
         Description = "auto | cpu | cuda (auto: CUDA when a device is found, else CPU)",

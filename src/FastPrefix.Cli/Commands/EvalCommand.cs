@@ -10,8 +10,8 @@ internal static class EvalCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var adapter = new Option<string>("--adapter") { Description = "adapter.safetensors written by train", Required = true };
-        var data = new Option<string>("--data") { Description = "Labelled data in the task's format", Required = true };
+        var adapter = CommonOptions.Adapter();
+        var data = CommonOptions.Data("Labelled data in the task's format");
         var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 32 };
         var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields (seqcls)" };
         var labelField = new Option<string?>("--label-field") { Description = "Label field (seqcls)" };
@@ -28,6 +28,7 @@ internal static class EvalCommand
         bool squadV2, string device, TextWriter output)
     {
         if (batchSize <= 0) throw new UserInputException($"--batch-size must be positive, got {batchSize}");
+        TrainCommand.InputFile(dataPath, "--data");
         using var s = AdapterSession.Open(modelDir, adapterPath, device, Console.Error);
         var data = TaskDataLoader.Load(s.Model.Head.Kind, dataPath, s.Tokenizer, s.DataOptions(textFields, labelField, squadV2), s.Labels);
         if (data.TruncationNote != null) Console.Error.WriteLine($"note: {dataPath}: {data.TruncationNote}");

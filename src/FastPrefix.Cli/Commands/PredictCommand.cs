@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Text.Json;
 using FastPrefix.Data.Features;
 using FastPrefix.Data.Tasks;
+using FastPrefix.Inference;
 using FastPrefix.Model.Heads;
 
 namespace FastPrefix.Cli.Commands;
@@ -12,8 +12,8 @@ internal static class PredictCommand
     public static Command Create()
     {
         var model = CommonOptions.Model();
-        var adapter = new Option<string>("--adapter") { Description = "adapter.safetensors written by train", Required = true };
-        var input = new Option<string>("--input") { Description = "Records in the task's format (labels optional); '-' reads JSONL from standard input (seqcls, mc)", Required = true };
+        var adapter = CommonOptions.Adapter();
+        var input = CommonOptions.Data("Records in the task's format (labels optional); '-' reads JSONL from standard input (seqcls, mc)");
         var batch = new Option<int>("--batch-size") { Description = "Rows per inference batch", DefaultValueFactory = _ => 32 };
         var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields (seqcls)" };
         var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow null answers" };
@@ -28,6 +28,7 @@ internal static class PredictCommand
         string device, TextReader stdin, TextWriter output)
     {
         if (batchSize <= 0) throw new UserInputException($"--batch-size must be positive, got {batchSize}");
+        if (inputPath != "-") TrainCommand.InputFile(inputPath, "--data");
         using var s = AdapterSession.Open(modelDir, adapterPath, device, Console.Error);
         var kind = s.Model.Head.Kind;
         string? temp = null;
@@ -36,60 +37,40 @@ internal static class PredictCommand
             if (inputPath == "-")
             {
                 if (kind is not (TaskKind.SequenceClassification or TaskKind.MultipleChoice))
-                    throw new UserInputException("--input -: standard input is read as JSONL, which only seqcls and mc accept; give a file");
+                    throw new UserInputException("--data -: standard input is read as JSONL, which only seqcls and mc accept; give a file");
                 temp = Path.Combine(Path.GetTempPath(), $"fastprefix-stdin-{Guid.NewGuid():N}.jsonl");
                 File.WriteAllText(temp, stdin.ReadToEnd());
                 inputPath = temp;
             }
-            var data = TaskDataLoader.Load(kind, inputPath, s.Tokenizer, s.DataOptions(textFields, null, squadV2), s.Labels, requireLabels: false);
-            if (data.TruncationNote != null) Console.Error.WriteLine($"note: {data.TruncationNote}");
+            string shown = temp != null ? "stdin" : inputPath;
+            var data = TaskDataLoader.Load(kind, inputPath, s.Tokenizer, s.DataOptions(textFields, null, squadV2), s.Labels, requireLabels: false, sourceName: shown);
+            if (data.TruncationNote != null) Console.Error.WriteLine($"note: {shown}: {data.TruncationNote}");
             foreach (var line in Lines(s, data, batchSize)) output.WriteLine(line);
         }
         finally { if (temp != null) File.Delete(temp); }
         return 0;
     }
 
+    /// <summary>One JSON line per record, built by the same <see cref="Prediction"/> factories the adapter host uses.</summary>
     static IEnumerable<string> Lines(AdapterSession s, TaskDataset data, int batchSize)
     {
-        var labels = s.Metadata.Labels;
+        var labels = s.Metadata.LabelNames(s.Model.Head.Outputs);
         switch (data.Data)
         {
             case ClassificationData d:
-                foreach (var logits in d.Predict(s.Model, batchSize))
-                {
-                    var p = Softmax(logits);
-                    int best = ClassificationEvaluator.ArgMax(logits);
-                    yield return JsonSerializer.Serialize(new { label = labels[best], scores = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => Math.Round(p[x.i], 6)) });
-                }
+                foreach (var logits in d.Predict(s.Model, batchSize)) yield return Prediction.FromLabelLogits(logits, labels).ToJson();
                 break;
             case TokenClassificationData d:
                 var tags = d.PredictTags(s.Model, labels, batchSize);
-                for (int i = 0; i < tags.Length; i++)
-                    yield return JsonSerializer.Serialize(new { words = d.Features.Examples[i].Words, tags = tags[i] });
+                for (int i = 0; i < tags.Length; i++) yield return new TagsPrediction(d.Features.Examples[i].Words, tags[i]).ToJson();
                 break;
             case QaData d:
                 var answers = d.Predict(s.Model, batchSize, data.SquadV2);
-                for (int i = 0; i < answers.Length; i++)
-                {
-                    var a = answers[i];
-                    yield return JsonSerializer.Serialize(new { id = d.Features.Examples[i].Id, answer = a.IsNull ? "" : a.Text, start = a.IsNull ? -1 : a.Start, end = a.IsNull ? -1 : a.End, score = Math.Round(a.Score, 6) });
-                }
+                for (int i = 0; i < answers.Length; i++) yield return Prediction.FromAnswer(d.Features.Examples[i].Id, answers[i]).ToJson();
                 break;
             case ChoiceData d:
-                foreach (var scores in d.Predict(s.Model, batchSize))
-                {
-                    var p = Softmax(scores);
-                    yield return JsonSerializer.Serialize(new { label = ClassificationEvaluator.ArgMax(scores), scores = p.Select(v => Math.Round(v, 6)).ToArray() });
-                }
+                foreach (var scores in d.Predict(s.Model, batchSize)) yield return Prediction.FromChoiceScores(scores).ToJson();
                 break;
         }
-    }
-
-    static double[] Softmax(float[] logits)
-    {
-        double max = logits.Max();
-        var e = logits.Select(v => Math.Exp(v - max)).ToArray();
-        double sum = e.Sum();
-        return e.Select(v => v / sum).ToArray();
     }
 }

@@ -10,7 +10,7 @@ internal static class TokenizeCommand
     {
         var model = CommonOptions.Model();
         var maxLen = new Option<int?>("--max-seq-length") { Description = "Truncate to this many tokens, special tokens included" };
-        var input = new Option<string?>("--input") { Description = "Read lines from this file instead of standard input ('-' for stdin)" };
+        var input = new Option<string?>("--data") { Description = "Read lines from this file instead of standard input ('-' for stdin)" };
         var pair = new Option<bool>("--pairs") { Description = "Treat each line as 'text<TAB>text_pair'" };
         var command = new Command("tokenize", "Print tokens, ids and character offsets for lines of text") { model, maxLen, input, pair };
         command.SetAction(p => CliErrors.Run(() => Execute(p.GetValue(model)!, p.GetValue(maxLen), p.GetValue(input), p.GetValue(pair), Console.In, Console.Out)));
@@ -21,7 +21,7 @@ internal static class TokenizeCommand
     {
         if (maxLength is <= 0) throw new UserInputException($"--max-seq-length must be positive, got {maxLength}");
         var tokenizer = TokenizerFactory.FromFolder(modelDir);
-        TextReader reader = inputPath is null or "-" ? stdin : File.Exists(inputPath) ? new StreamReader(inputPath) : throw new UserInputException($"{inputPath}: input file not found");
+        TextReader reader = inputPath is null or "-" ? stdin : File.Exists(inputPath) ? new StreamReader(inputPath) : throw new UserInputException($"--data {inputPath}: file not found");
         using (reader == stdin ? null : reader)
         {
             string? line;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using FastPrefix.Adapters;
 using FastPrefix.Backends;
+using FastPrefix.Data.Features;
 using FastPrefix.Data.Tasks;
 using FastPrefix.Data.Tokenization;
 using FastPrefix.Model;
@@ -30,6 +31,10 @@ internal sealed record TrainRequest
     public required TaskDataOptions Data { get; init; }
     public string Device { get; init; } = "auto";
     public bool Resume { get; init; }
+    /// <summary>Start over in an --output that holds a run (its checkpoint, adapter and logs are removed first).</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>Train a prefix beyond the sane bounds (longer than the position table, or more memory than available).</summary>
+    public bool Force { get; init; }
 }
 
 internal static class TrainCommand
@@ -63,18 +68,21 @@ internal static class TrainCommand
         var clip = new Option<double>("--max-grad-norm") { Description = "Clip gradients to this global norm (0: off)", DefaultValueFactory = _ => 1.0 };
         var patience = new Option<int>("--patience") { Description = "Early stopping: evaluations without improvement before stopping (0: off)", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --output" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Start over in an --output that already holds a run (its checkpoint, adapter and logs are removed)" };
+        var force = new Option<bool>("--force") { Description = "Train a prefix longer than the model's positions or larger than the memory available" };
         var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields/columns, e.g. sentence1,sentence2 (default: GLUE names)" };
         var labelField = new Option<string?>("--label-field") { Description = "Label field/column (default: label)" };
         var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow unanswerable questions (SQuAD 2.0 post-processing)" };
-        var stride = new Option<int>("--doc-stride") { Description = "QA: overlap of context windows in tokens", DefaultValueFactory = _ => 128 };
+        var stride = new Option<int?>("--doc-stride") { Description = "QA: overlap of context windows in tokens (default: half the context a window holds, at most 128)" };
         var hiddenDropout = new Option<float?>("--hidden-dropout") { Description = "Dropout in the backbone and on the head input while training (default: config hidden_dropout_prob)" };
         var attentionDropout = new Option<float?>("--attention-dropout") { Description = "Dropout on attention probabilities (default: config attention_probs_dropout_prob)" };
         var prefixDropout = new Option<float?>("--prefix-dropout") { Description = "Dropout on the prefix keys/values (default: config hidden_dropout_prob)" };
         var device = CommonOptions.Device();
-        var command = new Command("train", "Train a P-Tuning v2 prefix and task head on a frozen checkpoint")
+        var command = new Command("train", "Train a P-Tuning v2 prefix and task head on a frozen checkpoint. " +
+            $"Ctrl+C stops after the current step, writes a checkpoint and exits {CliErrors.Interrupted}; --resume continues from it")
         {
             model, task, train, eval, output, prefixLen, projection, firstLayer, positions, epochs, maxSteps, lr, batch, maxLen, seed,
-            warmup, decay, schedule, gamma, clip, patience, resume, textFields, labelField, squadV2, stride,
+            warmup, decay, schedule, gamma, clip, patience, resume, overwrite, force, textFields, labelField, squadV2, stride,
             hiddenDropout, attentionDropout, prefixDropout, device,
         };
         command.SetAction(p => CliErrors.Run(() =>
@@ -86,7 +94,7 @@ internal static class TrainCommand
                 ModelDir = p.GetValue(model)!, Task = kind, TrainPath = p.GetValue(train)!, EvalPath = p.GetValue(eval),
                 OutputDir = p.GetValue(output)!, PrefixLen = p.GetValue(prefixLen), PrefixProjection = p.GetValue(projection),
                 FirstLayer = p.GetValue(firstLayer), Positions = p.GetValue(positions) == "after-prefix" ? PositionMode.AfterPrefix : PositionMode.FromZero,
-                Device = p.GetValue(device)!, Resume = p.GetValue(resume),
+                Device = p.GetValue(device)!, Resume = p.GetValue(resume), Overwrite = p.GetValue(overwrite), Force = p.GetValue(force),
                 HiddenDropout = p.GetValue(hiddenDropout), AttentionDropout = p.GetValue(attentionDropout), PrefixDropout = p.GetValue(prefixDropout),
                 Training = new TrainingOptions
                 {
@@ -113,27 +121,33 @@ internal static class TrainCommand
 
     public static int Execute(TrainRequest r, TextWriter output, CancellationToken cancel = default)
     {
+        // Options, then the inputs (missing or malformed files first), then how they fit the model, then the output.
         Validate(r);
+        var config = ModelFolder.LoadConfig(r.ModelDir);
         var tokenizer = TokenizerFactory.FromFolder(r.ModelDir);
-        using var backend = BackendFactory.Create(r.Device, note => output.WriteLine(note));
-        using var weights = ModelFolder.LoadWeights(backend, r.ModelDir);
-        var config = weights.Config;
-        if (r.FirstLayer >= config.NumLayers) throw new UserInputException($"--first-layer {r.FirstLayer} must be below the model's {config.NumLayers} layers");
-        if (r.Data.MaxSeqLength > config.MaxPositionEmbeddings - (config.IsRoberta ? config.PadTokenId + 1 : 0) - (r.Positions == PositionMode.AfterPrefix ? r.PrefixLen : 0))
-            throw new UserInputException($"--max-seq-length {r.Data.MaxSeqLength} does not fit the model's max_position_embeddings {config.MaxPositionEmbeddings}");
-
+        TokenizerFactory.CheckFits(tokenizer, config, r.ModelDir);
         var train = TaskDataLoader.Load(r.Task, r.TrainPath, tokenizer, r.Data);
-        if (train.TruncationNote != null) output.WriteLine($"note: {r.TrainPath}: {train.TruncationNote}");
-        TaskDataset? eval = null;
-        if (r.EvalPath != null)
-        {
-            eval = TaskDataLoader.Load(r.Task, r.EvalPath, tokenizer, r.Data, train.Labels.Count > 0 ? train.Labels : null);
-            if (eval.TruncationNote != null) output.WriteLine($"note: {r.EvalPath}: {eval.TruncationNote}");
-        }
+        TaskDataset? eval = r.EvalPath == null ? null
+            : TaskDataLoader.Load(r.Task, r.EvalPath, tokenizer, r.Data, train.Labels.Count > 0 ? train.Labels : null);
+        if (r.FirstLayer >= config.NumLayers) throw new UserInputException($"--first-layer {r.FirstLayer} must be below the model's {config.NumLayers} layers");
+        if (r.Data.MaxSeqLength > config.MaxInputTokens(r.Positions, r.PrefixLen))
+            throw new UserInputException($"--max-seq-length {r.Data.MaxSeqLength} does not fit the model's positions: {config.MaxInputTokensText(r.Positions, r.PrefixLen)}");
+        var budget = PrefixBudget.Estimate(config, r.PrefixLen, r.PrefixProjection, r.FirstLayer, PrefixBudget.HeadOutputs(r.Task, train.Labels.Count),
+            r.Training.BatchSize, r.Data.MaxSeqLength);
+        budget.Check(config, r.PrefixLen, r.Training.BatchSize, r.Data.MaxSeqLength, r.Force);
+        PrepareOutput(r, budget.DiskBytes);
+
+        foreach (var (set, path) in new[] { (train, r.TrainPath), (eval, r.EvalPath) })
+            if (set?.TruncationNote != null) output.WriteLine($"note: {path}: {set.TruncationNote}");
+        if (r.Task == TaskKind.QuestionAnswering && r.Data.DocStride == null)
+            output.WriteLine($"note: --doc-stride not set: using {train.DocStride} (half the context tokens a {r.Data.MaxSeqLength}-token window holds, at most {QaFeatures.DefaultStride})");
         output.WriteLine($"model {config.ModelType} {config.NumLayers} layers, hidden {config.HiddenSize}; task {TaskDataLoader.TaskName(r.Task)}; " +
                          $"{train.Data.Count} training rows{(eval != null ? $", {eval.Data.Count} evaluation rows" : "")}" +
                          (train.Labels.Count > 0 ? $"; labels: {string.Join(", ", train.Labels)}" : ""));
+        output.WriteLine($"prefix of {r.PrefixLen}: {budget.Describe(r.Training.BatchSize, r.Data.MaxSeqLength)}");
 
+        using var backend = BackendFactory.Create(r.Device, note => Console.Error.WriteLine(note));
+        using var weights = ModelFolder.LoadWeights(backend, r.ModelDir);
         var encoder = new Encoder(backend, weights);
         Prefix prefix = r.PrefixProjection > 0
             ? new MlpPrefix(backend, config, r.PrefixLen, r.PrefixProjection, r.FirstLayer)
@@ -144,31 +158,54 @@ internal static class TrainCommand
         long trainable = model.Parameters.Sum(p => p.Length);
         output.WriteLine($"trainable parameters: {trainable:N0} (prefix {prefix.Parameters.Sum(p => p.Length):N0}, head {model.Head.Parameters.Sum(p => p.Length):N0})");
 
-        Directory.CreateDirectory(r.OutputDir);
         var trainer = new Trainer(model, train.Data, r.Training with { OutputDir = r.OutputDir }, eval?.Evaluator());
         if (r.Resume && !trainer.HasCheckpoint) throw new UserInputException($"--resume: no checkpoint in {r.OutputDir}");
-        var result = new ProgressRenderer(output).Run(trainer, () => trainer.Run(r.Resume, cancel));
-        if (result.Cancelled)
-        {
-            output.WriteLine($"interrupted after step {result.Steps} of {result.TotalSteps}; the checkpoint is in {r.OutputDir}: run the same command with --resume to continue");
-            return CliErrors.Internal;
-        }
-
-        var extra = r.Task == TaskKind.QuestionAnswering
-            ? new Dictionary<string, string> { ["doc_stride"] = r.Data.DocStride.ToString(), ["squad_v2"] = r.Data.SquadV2 ? "true" : "false" }
-            : new Dictionary<string, string>();
-        var meta = AdapterMetadata.FromModel(model, train.Labels, BackboneFingerprint.OfFolder(r.ModelDir), r.Data.MaxSeqLength, tokenizer.Kind, extra);
         string adapterPath = Path.Combine(r.OutputDir, AdapterFileName);
-        AdapterFile.Save(adapterPath, model, meta);
-        output.WriteLine($"adapter written to {adapterPath}");
-        var best = result.History.FirstOrDefault(e => e.Epoch == result.BestEpoch)?.Eval ?? result.History.LastOrDefault()?.Eval;
-        if (best != null)
+        try
         {
-            output.WriteLine($"best evaluation (epoch {result.BestEpoch}):");
-            output.WriteLine(JsonSerializer.Serialize(best.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6))));
+            var result = new ProgressRenderer(output).Run(trainer, () => trainer.Run(r.Resume, cancel));
+            if (result.Cancelled)
+            {
+                output.WriteLine($"interrupted after step {result.Steps} of {result.TotalSteps}; the checkpoint is in {r.OutputDir}: run the same command with --resume to continue");
+                return CliErrors.Interrupted;
+            }
+
+            var extra = r.Task == TaskKind.QuestionAnswering
+                ? new Dictionary<string, string> { ["doc_stride"] = train.DocStride!.Value.ToString(), ["squad_v2"] = r.Data.SquadV2 ? "true" : "false" }
+                : new Dictionary<string, string>();
+            var meta = AdapterMetadata.FromModel(model, train.Labels, BackboneFingerprint.OfFolder(r.ModelDir), r.Data.MaxSeqLength, tokenizer.Kind, extra);
+            AdapterFile.Save(adapterPath, model, meta);
+            output.WriteLine($"adapter written to {adapterPath}");
+            var best = result.History.FirstOrDefault(e => e.Epoch == result.BestEpoch)?.Eval ?? result.History.LastOrDefault()?.Eval;
+            if (best != null)
+            {
+                output.WriteLine($"best evaluation (epoch {result.BestEpoch}):");
+                output.WriteLine(JsonSerializer.Serialize(best.ToDictionary(kv => kv.Key, kv => Math.Round(kv.Value, 6))));
+            }
+            else output.WriteLine($"final training loss {result.History.LastOrDefault()?.TrainLoss:F4} (no --eval data)");
         }
-        else output.WriteLine($"final training loss {result.History.LastOrDefault()?.TrainLoss:F4} (no --eval data)");
+        catch (Exception e) when (OutputFolder.IsDiskFull(e))
+        {
+            string kept = trainer.HasCheckpoint
+                ? $"the last good checkpoint is kept in {trainer.CheckpointPath}: free some space and run the same command with --resume to continue"
+                : "no checkpoint was written yet: free some space and run the command again";
+            throw new UserInputException($"{r.OutputDir}: no space left on the device while writing the run; {kept}");
+        }
         return CliErrors.Ok;
+    }
+
+    /// <summary>An --output that holds a run needs --resume or --overwrite; then the folder must be writable with room for the run.</summary>
+    static void PrepareOutput(TrainRequest r, long bytesNeeded)
+    {
+        OutputFolder.MustNotBeAFile(r.OutputDir, "--output");
+        string[] runFiles = [TrainingCheckpoint.FileName, AdapterFileName, MetricsLog.FileName, CurvesPlot.FileName];
+        var present = runFiles.Where(f => File.Exists(Path.Combine(r.OutputDir, f))).ToList();
+        if (present.Count > 0 && !r.Resume && !r.Overwrite)
+            throw new UserInputException($"--output {r.OutputDir} already holds a training run ({string.Join(", ", present)}); " +
+                                         "pass --resume to continue it or --overwrite to start over");
+        if (r.Overwrite)
+            foreach (var f in present) File.Delete(Path.Combine(r.OutputDir, f));
+        OutputFolder.Prepare(r.OutputDir, "--output", bytesNeeded);
     }
 
     static void Validate(TrainRequest r)
@@ -179,9 +216,22 @@ internal static class TrainCommand
         if (r.Data.MaxSeqLength < 8) throw new UserInputException($"--max-seq-length must be at least 8, got {r.Data.MaxSeqLength}");
         foreach (var (name, value) in new[] { ("--hidden-dropout", r.HiddenDropout), ("--attention-dropout", r.AttentionDropout), ("--prefix-dropout", r.PrefixDropout) })
             if (value is < 0 or >= 1) throw new UserInputException($"{name} must be in [0, 1), got {value}");
+        if (r.Training.EarlyStoppingPatience > 0 && r.EvalPath == null)
+            throw new UserInputException($"--patience {r.Training.EarlyStoppingPatience} needs --eval data: early stopping watches the evaluation metric");
+        if (r.Resume && r.Overwrite) throw new UserInputException("--resume and --overwrite exclude each other: continue the run in --output, or start it over");
         try { r.Training.Validate(); }
         catch (ArgumentException e) { throw new UserInputException(OptionName(e.Message)); }
         ModelFolder.Check(r.ModelDir);
+        InputFile(r.TrainPath, "--train");
+        if (r.EvalPath != null) InputFile(r.EvalPath, "--eval");
+        OutputFolder.MustNotBeAFile(r.OutputDir, "--output");
+    }
+
+    /// <summary>A data file that must exist (checked before anything is compared with the model).</summary>
+    internal static void InputFile(string path, string option)
+    {
+        if (Directory.Exists(path)) throw new UserInputException($"{option} {path} is a folder; expected a data file");
+        if (!File.Exists(path)) throw new UserInputException($"{option} {path}: file not found");
     }
 
     /// <summary>Maps option record names in messages to the CLI's spelling.</summary>

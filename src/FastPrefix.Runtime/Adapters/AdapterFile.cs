@@ -156,8 +156,12 @@ public static class AdapterFile
         return n;
     }
 
-    /// <summary>The adapter's backbone config (and fingerprint, when both known) against the model's; a mismatch names the fields.</summary>
-    internal static void CheckBackbone(string source, string adapterConfigJson, EncoderConfig model, string? adapterFingerprint, string? modelFingerprint)
+    /// <summary>
+    /// The adapter's backbone config (and fingerprint, when both known) against the model's; a mismatch names the fields.
+    /// Together with <see cref="AdapterMetadata.Validate"/> (lengths against the recorded backbone's positions) this is the
+    /// check of an adapter's metadata against the backbone it is loaded onto; it needs no weights loaded.
+    /// </summary>
+    public static void CheckBackbone(string source, string adapterConfigJson, EncoderConfig model, string? adapterFingerprint, string? modelFingerprint)
     {
         var diffs = ConfigDifferences(adapterConfigJson, model.ToCanonicalJson());
         if (diffs.Count > 0)
@@ -185,7 +189,7 @@ public static class AdapterFile
 
     static Dictionary<string, string> Fields(string json)
     {
-        using var doc = JsonDocument.Parse(json);
+        using var doc = StrictJson.Parse(json, p => new AdapterException($"backbone config JSON is not valid: {p.WithPath}"));
         var d = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var p in doc.RootElement.EnumerateObject())
             d[p.Name] = p.Value.ValueKind switch

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using FastPrefix.IO;
 using FastPrefix.Model;
 using FastPrefix.Model.Heads;
 
@@ -53,7 +54,7 @@ public sealed record AdapterMetadata
     public string FormatVersion { get; init; } = CurrentFormatVersion;
     /// <summary>The backbone's <see cref="EncoderConfig.ToCanonicalJson"/>.</summary>
     public required string BaseModelConfig { get; init; }
-    /// <summary>SHA-256 (lowercase hex) of the backbone weights' safetensors header, or "" when unknown; see <see cref="BackboneFingerprint"/>.</summary>
+    /// <summary>Content hash of the backbone weights ("xxh128:…"; a bare SHA-256 of the header in older adapters), or "" when unknown; see <see cref="Adapters.BackboneFingerprint"/>.</summary>
     public string BaseModelFingerprint { get; init; } = "";
     public required TaskKind Task { get; init; }
     /// <summary>Label names in class-index order (sequence/token classification); empty when not known or not applicable.</summary>
@@ -88,6 +89,15 @@ public sealed record AdapterMetadata
         TokenizerKind = tokenizerKind,
         Extra = extra ?? new Dictionary<string, string>(),
     };
+
+    /// <summary>
+    /// The names of a classification head's outputs: <see cref="Labels"/>, or "0", "1", … when the adapter records none
+    /// (a PEFT import without --labels); empty for QA and multiple choice.
+    /// </summary>
+    public IReadOnlyList<string> LabelNames(int outputs) =>
+        Task is not (TaskKind.SequenceClassification or TaskKind.TokenClassification) ? []
+        : Labels.Count > 0 ? Labels
+        : Enumerable.Range(0, outputs).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
 
     // ---- names of the enumerations in files ----
 
@@ -167,10 +177,7 @@ public sealed record AdapterMetadata
     /// <summary>The backbone config recorded in <see cref="BaseModelConfig"/>.</summary>
     public EncoderConfig ParseBaseModelConfig(string source = "adapter metadata")
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(BaseModelConfig); }
-        catch (JsonException e) { throw Bad(source, Keys.BaseModelConfig, $"is not valid JSON ({e.Message}); expected the backbone config as a JSON object"); }
-        using (doc)
+        using (var doc = StrictJson.Parse(BaseModelConfig, p => Bad(source, Keys.BaseModelConfig, $"is not valid: {p.WithPath}; expected the backbone config as a JSON object")))
         {
             try { return EncoderConfig.FromJson(doc.RootElement, $"{source}: metadata '{Keys.BaseModelConfig}'"); }
             catch (ModelFormatException e) { throw new AdapterException(e.Message, e); }
@@ -183,8 +190,9 @@ public sealed record AdapterMetadata
         if (FormatVersion != CurrentFormatVersion)
             throw Bad(source, Keys.FormatVersion, $"is \"{FormatVersion}\"; this FastPrefix reads format version {CurrentFormatVersion}");
         var config = ParseBaseModelConfig(source);
-        if (BaseModelFingerprint.Length != 0 && !IsSha256Hex(BaseModelFingerprint))
-            throw Bad(source, Keys.BaseModelFingerprint, $"is \"{BaseModelFingerprint}\"; expected 64 lowercase hex digits (SHA-256) or \"\" when unknown");
+        if (!Adapters.BackboneFingerprint.IsWellFormed(BaseModelFingerprint))
+            throw Bad(source, Keys.BaseModelFingerprint, $"is \"{BaseModelFingerprint}\"; expected \"{Adapters.BackboneFingerprint.ContentPrefix}\" and 32 lowercase hex digits, " +
+                                                         "64 hex digits (the header hash of older adapters), or \"\" when unknown");
         if (!TaskNames.Any(t => t.Kind == Task)) throw Bad(source, Keys.Task, $"is {(int)Task}; expected a TaskKind");
         if (Labels.Any(l => l is null)) throw Bad(source, Keys.Labels, "contains a null label");
         var dup = Labels.GroupBy(l => l, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
@@ -200,6 +208,8 @@ public sealed record AdapterMetadata
         if (Reparameterization is not (PrefixReparameterization.None or PrefixReparameterization.Mlp))
             throw Bad(source, Keys.Reparameterization, $"is {(int)Reparameterization}; expected none or mlp");
         if (MaxSeqLength < 0) throw Bad(source, Keys.MaxSeqLength, $"is {MaxSeqLength}; expected a token count, or 0 when unknown");
+        if (MaxSeqLength > config.MaxInputTokens(Positions, PrefixLength))
+            throw Bad(source, Keys.MaxSeqLength, $"is {MaxSeqLength}, more tokens than the backbone's positions allow: {config.MaxInputTokensText(Positions, PrefixLength)}");
         if (!TokenizerKinds.Contains(TokenizerKind))
             throw Bad(source, Keys.TokenizerKind, $"is \"{TokenizerKind}\"; expected \"wordpiece\", \"bpe\" or \"\" (unknown)");
         foreach (var (name, value) in Extra)
@@ -247,13 +257,7 @@ public sealed record AdapterMetadata
             _ => throw Bad(source, Keys.Reparameterization, $"is \"{repText}\"; expected none or mlp"),
         };
         var labelsText = Get(Keys.Labels, "a JSON array of label names");
-        List<string> labels;
-        try
-        {
-            labels = JsonSerializer.Deserialize<List<string>>(labelsText)
-                ?? throw Bad(source, Keys.Labels, "is null; expected a JSON array of label names ([] when none)");
-        }
-        catch (JsonException) { throw Bad(source, Keys.Labels, $"is {Quote(labelsText)}; expected a JSON array of strings, e.g. [\"neg\", \"pos\"]"); }
+        var labels = ParseLabels(labelsText, source);
 
         var extra = new SortedDictionary<string, string>(StringComparer.Ordinal);
         foreach (var (key, value) in metadata)
@@ -279,10 +283,20 @@ public sealed record AdapterMetadata
         return meta;
     }
 
+    static List<string> ParseLabels(string text, string source)
+    {
+        AdapterException NotStrings() => Bad(source, Keys.Labels, $"is {Quote(text)}; expected a JSON array of strings, e.g. [\"neg\", \"pos\"] ([] when none)");
+        using var doc = StrictJson.Parse(text, p => Bad(source, Keys.Labels, $"is not valid: {p.WithPath}; expected a JSON array of strings"));
+        if (doc.RootElement.ValueKind != JsonValueKind.Array) throw NotStrings();
+        var labels = new List<string>();
+        foreach (var e in doc.RootElement.EnumerateArray())
+            labels.Add(e.ValueKind == JsonValueKind.String ? e.GetString()! : throw NotStrings());
+        return labels;
+    }
+
     internal static AdapterException Bad(string source, string key, string problem) =>
         new($"{source}: metadata '{key}' {problem}");
 
     static string Quote(string s) => s.Length > 80 ? $"\"{s[..77]}...\"" : $"\"{s}\"";
 
-    static bool IsSha256Hex(string s) => s.Length == 64 && s.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
 }

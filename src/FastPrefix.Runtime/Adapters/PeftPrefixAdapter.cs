@@ -366,10 +366,7 @@ public static class PeftPrefixAdapter
     {
         public static PeftConfig Load(string path)
         {
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-            catch (JsonException e) { throw new AdapterException($"{path}: not valid JSON ({e.Message})"); }
-            using (doc)
+            using (var doc = StrictJson.ParseFile(path, p => new AdapterException($"{path}{(p.Line is int l ? $":{l}" : "")}: {p.WithPath}")))
             {
                 var root = doc.RootElement;
                 if (root.ValueKind != JsonValueKind.Object) throw new AdapterException($"{path}: expected a JSON object");

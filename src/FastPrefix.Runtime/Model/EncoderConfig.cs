@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Model;
 
@@ -28,10 +29,8 @@ public sealed record EncoderConfig
     public static EncoderConfig Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: config.json not found");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
-        catch (JsonException e) { throw new ModelFormatException($"{path}: not valid JSON ({e.Message})"); }
-        using (doc) return FromJson(doc.RootElement, path);
+        using var doc = StrictJson.ParseFile(path, p => new ModelFormatException($"{path}{(p.Line is int l ? $":{l}" : "")}: {p.WithPath}"));
+        return FromJson(doc.RootElement, path);
     }
 
     public static EncoderConfig FromJson(JsonElement root, string source)
@@ -74,6 +73,23 @@ public sealed record EncoderConfig
         if (HiddenDropout is < 0 or >= 1) throw new ModelFormatException($"{source}: hidden_dropout_prob must be in [0, 1), got {HiddenDropout}");
         if (AttentionDropout is < 0 or >= 1) throw new ModelFormatException($"{source}: attention_probs_dropout_prob must be in [0, 1), got {AttentionDropout}");
         if (!(LayerNormEps > 0)) throw new ModelFormatException($"{source}: layer_norm_eps must be positive");
+    }
+
+    /// <summary>
+    /// Longest input, in tokens with the special ones, that the position table can number: RoBERTa's positions start
+    /// after padding_idx, and with <see cref="PositionMode.AfterPrefix"/> the prefix takes the first
+    /// <paramref name="prefixLen"/> positions.
+    /// </summary>
+    public long MaxInputTokens(PositionMode positions, int prefixLen) =>
+        (long)MaxPositionEmbeddings - (IsRoberta ? PadTokenId + 1L : 0) - (positions == PositionMode.AfterPrefix ? prefixLen : 0);
+
+    /// <summary>How <see cref="MaxInputTokens"/> is reached, for messages: "max_position_embeddings 64 - 20 prefix positions (after-prefix) = 44".</summary>
+    public string MaxInputTokensText(PositionMode positions, int prefixLen)
+    {
+        var text = $"max_position_embeddings {MaxPositionEmbeddings}";
+        if (IsRoberta) text += $" - {PadTokenId + 1} (RoBERTa numbers tokens from padding_idx {PadTokenId} + 1)";
+        if (positions == PositionMode.AfterPrefix) text += $" - {prefixLen} prefix positions (positions after-prefix number tokens after the prefix)";
+        return $"{text} = {MaxInputTokens(positions, prefixLen)}";
     }
 
     /// <summary>The JSON written into adapter metadata to fingerprint the backbone.</summary>

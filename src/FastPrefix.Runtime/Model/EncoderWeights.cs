@@ -37,20 +37,19 @@ public sealed class EncoderWeights : IDisposable
         public required Tensor Norm2Bias { get; init; }
     }
 
-    /// <summary>Loads and checks every tensor; a missing or mis-shaped one is named with the shape expected.</summary>
+    /// <summary>Checks every tensor against the config first (<see cref="CheckpointLayout"/>: a missing or mis-shaped one is named
+    /// with the shape expected), then loads them.</summary>
     public static EncoderWeights Load(IBackend backend, EncoderConfig config, ITensorSource source)
     {
         var names = new CheckpointNames(source);
         int C = config.HiddenSize, I = config.IntermediateSize;
 
+        CheckpointLayout.Check(config, source, names);   // names, shapes and sizes, before any allocation
+
         Tensor Get(string name, params int[] shape)
         {
-            string full = names.Resolve(name);
-            var actual = source.GetShape(full);
-            if (actual.Length != shape.Length || !actual.Zip(shape).All(p => p.First == p.Second))
-                throw new ModelFormatException($"{source.SourceName}: tensor '{full}' has shape [{string.Join(", ", actual)}], expected {Tensor.ShapeText(shape)}");
             var t = backend.ZerosCompute(shape);   // frozen: bf16 on a bf16 backend, converted once here
-            backend.Upload(source.ReadFloat32(full), t);
+            backend.Upload(source.ReadFloat32(names.Resolve(name)), t);
             return t;
         }
 
@@ -62,12 +61,7 @@ public sealed class EncoderWeights : IDisposable
             int offset = 0;
             foreach (var part in parts)
             {
-                string full = names.Resolve(part);
-                long[] expected = bias ? [C] : [C, C];
-                var actual = source.GetShape(full);
-                if (!actual.SequenceEqual(expected))
-                    throw new ModelFormatException($"{source.SourceName}: tensor '{full}' has shape [{string.Join(", ", actual)}], expected [{string.Join(", ", expected)}]");
-                var values = source.ReadFloat32(full);
+                var values = source.ReadFloat32(names.Resolve(part));
                 values.CopyTo(data, offset);
                 offset += values.Length;
             }

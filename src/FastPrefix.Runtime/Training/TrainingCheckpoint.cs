@@ -88,6 +88,10 @@ public sealed class TrainingCheckpoint
 
         Dictionary<string, string> fingerprint;
         IReadOnlyList<EpochSummary> history;
+        foreach (var key in new[] { "fingerprint" })
+            StrictJson.Validate(System.Text.Encoding.UTF8.GetBytes(Meta(key)), p => new TrainingException($"{path}: checkpoint metadata '{key}' is not valid: {p.WithPath}"));
+        foreach (var (line, i) in Meta("history").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select((l, i) => (l, i)))
+            StrictJson.Validate(System.Text.Encoding.UTF8.GetBytes(line), p => new TrainingException($"{path}: checkpoint metadata 'history' line {i + 1} is not valid: {p.WithPath}"));
         try
         {
             fingerprint = JsonSerializer.Deserialize<Dictionary<string, string>>(Meta("fingerprint")) ?? [];

@@ -85,7 +85,7 @@ public sealed class AdapterFileTests : IDisposable
         var extra = new Dictionary<string, string> { ["dataset"] = "sst2", ["note"] = "ü, \"quoted\"" };
         string backbone = Backbone();
         using var model = NewModel(LoadEncoder(backbone), TaskKind.SequenceClassification, positions: PositionMode.AfterPrefix);
-        var meta = AdapterMetadata.FromModel(model, ["négatif", "neutral, maybe", "pos"], BackboneFingerprint.Of(backbone), 128, "bpe", extra);
+        var meta = AdapterMetadata.FromModel(model, ["négatif", "neutral, maybe", "pos"], BackboneFingerprint.Of(backbone), 36, "bpe", extra);
         AdapterFile.Save(_dir["a.safetensors"], model, meta);
 
         var read = AdapterFile.Read(_dir["a.safetensors"]);
@@ -96,7 +96,7 @@ public sealed class AdapterFileTests : IDisposable
         Assert.Equal(BackboneFingerprint.Of(backbone), m.BaseModelFingerprint);
         Assert.Equal(TaskKind.SequenceClassification, m.Task);
         Assert.Equal(["négatif", "neutral, maybe", "pos"], m.Labels);
-        Assert.Equal((4, 0, PositionMode.AfterPrefix, PrefixReparameterization.None, 0, 128, "bpe"),
+        Assert.Equal((4, 0, PositionMode.AfterPrefix, PrefixReparameterization.None, 0, 36, "bpe"),
             (m.PrefixLength, m.FirstLayer, m.Positions, m.Reparameterization, m.PrefixProjectionHidden, m.MaxSeqLength, m.TokenizerKind));
         Assert.Equal(extra.OrderBy(p => p.Key), m.Extra.OrderBy(p => p.Key));
         Assert.Equal(["classifier.bias", "classifier.weight", "prefix"], read.Tensors.Keys.Order(StringComparer.Ordinal));
@@ -140,18 +140,34 @@ public sealed class AdapterFileTests : IDisposable
     }
 
     [Fact]
-    public void Fingerprint_is_the_sha256_of_the_weights_header()
+    public void Fingerprint_is_the_content_hash_of_the_whole_weights_file()
     {
         string backbone = Backbone();
         string weights = ModelFolder.WeightsPath(backbone);
-        var bytes = File.ReadAllBytes(weights);
-        long n = BitConverter.ToInt64(bytes, 0);
-        string expected = Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(0, (int)(8 + n))));
+        string expected = "xxh128:" + Convert.ToHexStringLower(System.IO.Hashing.XxHash128.Hash(File.ReadAllBytes(weights)));
 
         Assert.Equal(expected, BackboneFingerprint.Of(backbone));
         Assert.Equal(expected, BackboneFingerprint.Of(weights));
         Assert.Equal(expected, BackboneFingerprint.OfFolder(backbone));
-        Assert.Equal(expected, BackboneFingerprint.Of(Backbone("same-header-other-values", seed: 77)));
+        // a fine-tuned copy: same header (names, shapes, offsets), other values
+        Assert.NotEqual(expected, BackboneFingerprint.Of(Backbone("same-header-other-values", seed: 77)));
+
+        // adapters written before content hashing recorded the SHA-256 of the header; they are compared in that form
+        var bytes = File.ReadAllBytes(weights);
+        string legacy = Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(0, (int)(8 + BitConverter.ToInt64(bytes, 0)))));
+        Assert.Equal(legacy, BackboneFingerprint.OfFolderLike(backbone, new string('0', 64)));
+        Assert.Equal(expected, BackboneFingerprint.OfFolderLike(backbone, expected));
+        Assert.True(BackboneFingerprint.IsWellFormed(legacy) && BackboneFingerprint.IsWellFormed(expected) && BackboneFingerprint.IsWellFormed(""));
+        Assert.False(BackboneFingerprint.IsWellFormed("xxh128:XYZ"));
+    }
+
+    [Fact]
+    public void An_adapter_does_not_load_onto_a_fine_tuned_copy_of_its_backbone()
+    {
+        var (path, _, _) = SaveAdapter(TaskKind.SequenceClassification);
+        string copy = Backbone("fine-tuned", seed: 77);   // same config and header, other weights
+        var e = Assert.Throws<AdapterException>(() => AdapterFile.Load(path, LoadEncoder(copy), BackboneFingerprint.Of(copy)));
+        Assert.Contains("another checkpoint of the same architecture", e.Message);
     }
 
     [Fact]

@@ -14,10 +14,11 @@ public static class CliModelFolder
         ["good", "bad", "great", "awful", "the", "a", "film", "book", "is", "was", "paris", "london", "john", "mary", "lives", "in",
          "where", "who", "does", "?", ".", ",", "it", "rain", "sun", "because", "so", "wet", "warm", "ground", "sky", "and"];
 
-    public static string Create()
+    /// <param name="fixtureName">A named model fixture (skips the test when FASTPREFIX_FIXTURES lacks it); default: the first BERT one.</param>
+    public static string Create(string? fixtureName = null)
     {
         string dir = TestPaths.NewTempDir();
-        string? fixture = TestPaths.FixtureFoldersWith("model.safetensors")
+        string? fixture = fixtureName != null ? TestPaths.Fixture(fixtureName) : TestPaths.FixtureFoldersWith("model.safetensors")
             .FirstOrDefault(f => EncoderConfig.Load(Path.Combine(f, "config.json")).ModelType == "bert");
         EncoderConfig config;
         if (fixture != null)

@@ -32,7 +32,7 @@ public class EndToEndTests
         var e = Ok("eval", "--model", _model, "--adapter", P("run/adapter.safetensors"), "--data", eval, "--device", "cpu");
         checkMetrics(LastJson(e.StdOut));
 
-        var p = Ok("predict", "--model", _model, "--adapter", P("run/adapter.safetensors"), "--input", predictInput, "--device", "cpu");
+        var p = Ok("predict", "--model", _model, "--adapter", P("run/adapter.safetensors"), "--data", predictInput, "--device", "cpu");
         checkPredictions(p.StdOut.Trim().Split('\n'));
     }
 
@@ -56,7 +56,7 @@ public class EndToEndTests
                 }
             });
         // stdin works for seqcls
-        var piped = CliRunner.RunWithInput("{\"sentence\": \"the film\"}\n", "predict", "--model", _model, "--adapter", P("run/adapter.safetensors"), "--input", "-");
+        var piped = CliRunner.RunWithInput("{\"sentence\": \"the film\"}\n", "predict", "--model", _model, "--adapter", P("run/adapter.safetensors"), "--data", "-");
         Assert.Equal(0, piped.ExitCode);
         Assert.Single(piped.StdOut.Trim().Split('\n'));
     }
@@ -130,11 +130,11 @@ public class EndToEndTests
         Ok(Train("b"));
         Assert.Equal(File.ReadAllBytes(P("a/adapter.safetensors")), File.ReadAllBytes(P("b/adapter.safetensors")));
 
-        Ok("peft", "export", "--model", _model, "--adapter", P("a/adapter.safetensors"), "--output", P("peft"));
+        Ok("peft", "export", "--model", _model, "--adapter", P("a/adapter.safetensors"), "--output", P("peft"), "--force");   // a from-zero adapter
         Assert.True(File.Exists(P("peft/adapter_config.json")) && File.Exists(P("peft/adapter_model.safetensors")));
-        Ok("peft", "import", "--model", _model, "--peft", P("peft"), "--output", P("imported.safetensors"), "--labels", "neg,pos", "--max-seq-length", "16");
+        Ok("peft", "import", "--model", _model, "--peft", P("peft"), "--output", P("imported"), "--labels", "neg,pos", "--max-seq-length", "16");
         string Eval(string adapter) => LastJson(Ok("eval", "--model", _model, "--adapter", adapter, "--data", P("train.jsonl")).StdOut).GetRawText();
-        Assert.Equal(Eval(P("a/adapter.safetensors")), Eval(P("imported.safetensors")));
+        Assert.Equal(Eval(P("a/adapter.safetensors")), Eval(P("imported")));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ namespace FastPrefix.Tests.Cli;
 
 public class InspectCommandTests
 {
-    static string AnyModelFixture() => TestPaths.FixtureFoldersWith("model.safetensors").First();
+    static string AnyModelFixture() => TestPaths.RequireFixturesWith("model.safetensors")[0];
 
     [Fact]
     public void Summarises_a_model_folder()

@@ -25,16 +25,16 @@ public sealed class TextClassificationReaderTests : IDisposable
     }
 
     [Fact]
-    public void Jsonl_with_bom_crlf_blank_lines_and_mixed_label_types()
+    public void Jsonl_with_bom_crlf_blank_lines_and_integer_labels_as_numbers_or_strings()
     {
         var path = Write("sst2.jsonl",
-            "{\"sentence\": \"a fine film\", \"label\": 1}\r\n\r\n{\"sentence\": \"dull\", \"label\": \"0\"}\r\n{\"sentence\": \"ok\", \"label\": true}",
+            "{\"sentence\": \"a fine film\", \"label\": 1}\r\n\r\n{\"sentence\": \"dull\", \"label\": \"0\"}\r\n{\"sentence\": \"ok\", \"label\": 0}",
             bom: true);
         var d = TextClassificationReader.Read(path);
         Assert.Equal(["sentence"], d.TextFields);
         Assert.Equal("label", d.LabelField);
         Assert.Equal(
-            [new TextExample("a fine film", null, "1", 1), new TextExample("dull", null, "0", 3), new TextExample("ok", null, "true", 4)],
+            [new TextExample("a fine film", null, "1", 1), new TextExample("dull", null, "0", 3), new TextExample("ok", null, "0", 4)],
             d.Examples);
     }
 
@@ -148,7 +148,7 @@ public sealed class TextClassificationReaderTests : IDisposable
         var path = Write("odd.tsv", "content\tlabel\nx\t1\n");
         var ex = Fails(path, 1, () => TextClassificationReader.Read(path));
         Assert.Contains("content", ex.Message);
-        Assert.Contains("textFields", ex.Message);
+        Assert.Contains("--text-fields", ex.Message);
     }
 
     [Fact]

@@ -78,8 +78,7 @@ public class TokenizerEdgeCaseTests
         string key = folder + options.ToJsonString();
         return Cache.GetOrAdd(key, _ => new Lazy<ITextTokenizer>(() =>
         {
-            string dir = Path.Combine(TestPaths.FixturesRoot, folder);
-            Assert.True(Directory.Exists(dir), $"fixture folder {dir} is missing");
+            string dir = TestPaths.Fixture(folder);
             bool? Opt(string name) => options[name]?.GetValue<bool>();
             return folder.Contains("roberta")
                 ? ByteLevelBpeTokenizer.FromFiles(Path.Combine(dir, "vocab.json"), Path.Combine(dir, "merges.txt"), Opt("addPrefixSpace") ?? false)

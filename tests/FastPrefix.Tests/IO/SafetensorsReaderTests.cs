@@ -67,11 +67,10 @@ public abstract class SafetensorsTestBase : IDisposable
 
 public sealed class SafetensorsReaderTests : SafetensorsTestBase
 {
-    static readonly string TinyBert = Path.Combine(TestPaths.FixturesRoot, "tiny-bert-a");
-
     [Fact]
     public void Fixture_TinyBert_OpensWithTheShapesOfItsConfig()
     {
+        string TinyBert = TestPaths.Fixture("tiny-bert-a");
         using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(TinyBert, "config.json")));
         long Config(string key) => config.RootElement.GetProperty(key).GetInt64();
         long hidden = Config("hidden_size");
@@ -108,7 +107,7 @@ public sealed class SafetensorsReaderTests : SafetensorsTestBase
     [Fact]
     public void Fixtures_EveryFileOfEveryFixtureFolderOpensAndReads()
     {
-        var files = Directory.GetDirectories(TestPaths.FixturesRoot)
+        var files = TestPaths.RequireFixturesWith("model.safetensors")
             .SelectMany(d => Directory.GetFiles(d, "*.safetensors")).Order(StringComparer.Ordinal).ToArray();
         Assert.NotEmpty(files);
         foreach (var path in files)

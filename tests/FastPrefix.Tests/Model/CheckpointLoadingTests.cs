@@ -47,7 +47,7 @@ public class CheckpointLoadingTests
     [InlineData("{\"model_type\": \"bert\", \"vocab_size\": 10, \"hidden_size\": 10, \"num_hidden_layers\": 1, \"num_attention_heads\": 3, \"intermediate_size\": 8}", "not a multiple")]
     [InlineData("{\"model_type\": \"bert\", \"vocab_size\": 10, \"hidden_size\": 8, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 8, \"hidden_act\": \"relu\"}", "hidden_act")]
     [InlineData("[1, 2]", "JSON object")]
-    [InlineData("{\"model_type\": ", "not valid JSON")]
+    [InlineData("{\"model_type\": ", "invalid JSON")]
     [InlineData("{\"vocab_size\": 10}", "model_type")]
     public void Bad_configs_name_the_file_and_field(string json, string expected)
     {

@@ -9,14 +9,20 @@ public static class CliRunner
 
     public static Result Run(params string[] args) => RunWithInput(null, args);
 
-    public static Result RunWithInput(string? stdin, params string[] args)
+    /// <summary>Starts `fastprefix` without waiting (stdout and stderr redirected, stdin closed by the caller).</summary>
+    public static Process Start(params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "fastprefix.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["NO_COLOR"] = "1";
-        using var p = Process.Start(psi)!;
+        return Process.Start(psi)!;
+    }
+
+    public static Result RunWithInput(string? stdin, params string[] args)
+    {
+        using var p = Start(args);
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (stdin != null) p.StandardInput.Write(stdin);

@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace FastPrefix.Data.Datasets;
 
 /// <summary>One sentence of a token-tagging file; <see cref="Line"/> is the line of its first word (1-based).</summary>
@@ -57,5 +59,28 @@ public static class ConllReader
         if (sentences.Count == 0)
             throw new DatasetException(path, "the file holds no sentences (expected lines of whitespace-separated word and tag columns).");
         return sentences;
+    }
+
+    /// <summary>
+    /// One unlabelled sentence from a JSON object {"words": [...]} ("tokens" is accepted too, as Hugging Face datasets
+    /// name it), e.g. a record given to the adapter host: what one sentence of a CoNLL file holds, without tags.
+    /// Errors name <paramref name="source"/> (e.g. "items[2].input") and the field.
+    /// </summary>
+    public static TokenExample ReadRecord(JsonElement obj, string source)
+    {
+        string field = obj.TryGetProperty("words", out _) ? "words" : obj.TryGetProperty("tokens", out _) ? "tokens"
+            : throw new DatasetException(source, (int?)null, $"missing field \"words\" (fields present: {DatasetFiles.Fields(obj)}).");
+        var arr = obj.GetProperty(field);
+        if (arr.ValueKind != JsonValueKind.Array)
+            throw new DatasetException(source, (int?)null, $"field \"{field}\" is {DatasetFiles.Describe(arr)} (expected an array of words).");
+        var words = new List<string>();
+        foreach (var w in arr.EnumerateArray())
+        {
+            if (w.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(w.GetString()))
+                throw new DatasetException(source, (int?)null, $"{field}[{words.Count}] is {DatasetFiles.Describe(w)} (expected a non-blank word).");
+            words.Add(w.GetString()!);
+        }
+        if (words.Count == 0) throw new DatasetException(source, (int?)null, $"field \"{field}\" is empty (expected at least one word).");
+        return new TokenExample(words.ToArray(), new string[words.Count], 0);
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Datasets;
 
@@ -9,7 +10,8 @@ internal static class DatasetFiles
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The whole file as text: UTF-8, a leading byte order mark dropped; invalid UTF-8 is reported with its line.</summary>
-    public static string ReadAllText(string path)
+    /// <param name="shownAs">The name errors use (default: <paramref name="path"/>), e.g. "stdin" for a copy of standard input.</param>
+    public static string ReadAllText(string path, string? shownAs = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var bytes = File.ReadAllBytes(path);
@@ -31,7 +33,7 @@ internal static class DatasetFiles
                     lineStart = i + 1;
                 }
             }
-            throw new DatasetException(path, line, "the text is not valid UTF-8 (expected a UTF-8 file).");
+            throw new DatasetException(shownAs ?? path, line, "the text is not valid UTF-8 (expected a UTF-8 file).");
         }
     }
 
@@ -55,46 +57,32 @@ internal static class DatasetFiles
     /// The objects of a JSON Lines file with their line numbers; blank lines skipped. The elements are
     /// detached clones: nothing needs disposing.
     /// </summary>
-    public static IEnumerable<(int Line, JsonElement Obj)> JsonLines(string path)
+    public static IEnumerable<(int Line, JsonElement Obj)> JsonLines(string file, string? shownAs = null)
     {
-        var text = ReadAllText(path);
+        string path = shownAs ?? file;
+        var text = ReadAllText(file, path);
         foreach (var (line, content) in Lines(text))
         {
             if (string.IsNullOrWhiteSpace(content)) continue;
             JsonElement root;
-            try
-            {
-                using var doc = JsonDocument.Parse(content);
+            using (var doc = StrictJson.Parse(content, p => new DatasetException(path, line, p.Path is null ? p.Message + Hint(content, line, text) : p.WithPath + ".")))
                 root = doc.RootElement.Clone();
-            }
-            catch (JsonException ex)
-            {
-                var hint = content.TrimStart().StartsWith('[') && line == FirstNonBlankLine(text)
-                    ? " (expected JSON Lines: one JSON object per line, not a JSON array)"
-                    : " (expected one complete JSON object per line)";
-                throw new DatasetException(path, line, $"invalid JSON: {FirstSentence(ex.Message)}{hint}", ex);
-            }
             if (root.ValueKind != JsonValueKind.Object)
                 throw new DatasetException(path, line, $"found a JSON {Describe(root)} (expected one JSON object per line).");
             yield return (line, root);
         }
     }
 
+    static string Hint(string content, int line, string text) =>
+        content.TrimStart().StartsWith('[') && line == FirstNonBlankLine(text)
+            ? " (expected JSON Lines: one JSON object per line, not a JSON array)"
+            : " (expected one complete JSON object per line)";
+
     static int FirstNonBlankLine(string text)
     {
         foreach (var (line, content) in Lines(text))
             if (!string.IsNullOrWhiteSpace(content)) return line;
         return 0;
-    }
-
-    static string FirstSentence(string message)
-    {
-        // System.Text.Json appends " LineNumber: 0 | BytePositionInLine: 12." — the column is useful, the 0-based line is not.
-        int k = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        var main = k >= 0 ? message[..k].TrimEnd() : message;
-        int b = message.IndexOf("BytePositionInLine: ", StringComparison.Ordinal);
-        if (b >= 0 && int.TryParse(message.AsSpan(b + 20).TrimEnd('.'), out int col)) main = main.TrimEnd('.') + $" at byte {col + 1}.";
-        return main;
     }
 
     /// <summary>"string \"abc\"", "number 3", "array", "object", "null", "true"… for messages.</summary>
@@ -119,7 +107,7 @@ internal static class DatasetFiles
     }
 
     /// <summary>The text of a JSON string member, or an error that says which field and what it held.</summary>
-    public static string RequireString(string path, int line, JsonElement obj, string field, bool allowBlank = false)
+    public static string RequireString(string path, int? line, JsonElement obj, string field, bool allowBlank = false)
     {
         if (!obj.TryGetProperty(field, out var v))
             throw new DatasetException(path, line, $"missing field \"{field}\" (fields present: {Fields(obj)}).");

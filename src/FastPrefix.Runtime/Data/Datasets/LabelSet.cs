@@ -22,11 +22,16 @@ public static class LabelSet
         var numbers = new Dictionary<string, BigInteger>(StringComparer.Ordinal);
         foreach (var l in distinct)
         {
-            if (!BigInteger.TryParse(l, NumberStyles.AllowLeadingSign,
-                    CultureInfo.InvariantCulture, out var n))
+            if (!TryInteger(l, out var n))
                 return distinct.Order(StringComparer.Ordinal).ToArray();
             numbers[l] = n;
         }
         return distinct.OrderBy(l => numbers[l]).ThenBy(l => l, StringComparer.Ordinal).ToArray();
     }
+
+    /// <summary>Whether a label is an integer ("-1", "0", "10") rather than a name.</summary>
+    public static bool IsInteger(string label) => TryInteger(label, out _);
+
+    static bool TryInteger(string label, out BigInteger n) =>
+        BigInteger.TryParse(label, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Datasets;
 
@@ -29,20 +30,9 @@ public static class SquadReader
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var text = DatasetFiles.ReadAllText(path);
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException ex)
-        {
-            int? line = ex.LineNumber is long l ? (int)l + 1 : null;
-            var msg = ex.Message;
-            int k = msg.IndexOf(" LineNumber:", StringComparison.Ordinal);
-            if (k >= 0) msg = msg[..k].TrimEnd();
-            throw new DatasetException(path, line, $"invalid JSON: {msg} (expected a SQuAD JSON document).", ex);
-        }
-        using (doc)
+        using (var doc = StrictJson.Parse(text, p => p.Path is null
+                   ? new DatasetException(path, p.Line, p.Message + " (expected a SQuAD JSON document).")
+                   : new DatasetException(path, p.Path, p.Message + ".", p.Line)))
         {
             var examples = new List<QaExample>();
             var ids = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -100,6 +90,20 @@ public static class SquadReader
                 throw new DatasetException(path, "data", "the file holds no questions (expected data[].paragraphs[].qas[] entries).");
             return examples;
         }
+    }
+
+    /// <summary>
+    /// One unlabelled question from a JSON object {"question", "context", "id" (optional)}, e.g. a record given to the
+    /// adapter host: what one entry of a SQuAD file's qas holds with its paragraph's context. Errors name
+    /// <paramref name="source"/> (e.g. "items[2].input") and the field.
+    /// </summary>
+    public static QaExample ReadRecord(JsonElement obj, string source)
+    {
+        var question = DatasetFiles.RequireString(source, null, obj, "question");
+        var context = DatasetFiles.RequireString(source, null, obj, "context");
+        string id = obj.TryGetProperty("id", out var v) && v.ValueKind != JsonValueKind.Null
+            ? DatasetFiles.RequireString(source, null, obj, "id", allowBlank: true) : "";
+        return new QaExample(id, question, context, [], true, "");
     }
 
     static QaAnswer ReadAnswer(string path, string jp, JsonElement answer, string context, int[]? utf16Index)

@@ -43,57 +43,95 @@ public static class TextClassificationReader
     /// a missing, null or blank label gives a null <see cref="TextExample.Label"/>.
     /// </summary>
     /// <exception cref="DatasetException">The file does not match the expected format; the message names file and line.</exception>
-    public static TextDataset Read(string path, IReadOnlyList<string>? textFields = null, string? labelField = null, bool requireLabels = true)
+    public static TextDataset Read(string path, IReadOnlyList<string>? textFields = null, string? labelField = null, bool requireLabels = true,
+        string? sourceName = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (textFields is not null)
         {
             if (textFields.Count is < 1 or > 2)
-                throw new ArgumentException($"textFields has {textFields.Count} names (expected 1 or 2: text and optional text pair).", nameof(textFields));
+                throw new ArgumentException($"--text-fields names {textFields.Count} fields (expected 1 or 2: the text and an optional text pair).", nameof(textFields));
             if (textFields.Any(string.IsNullOrWhiteSpace))
-                throw new ArgumentException("textFields contains a blank name.", nameof(textFields));
+                throw new ArgumentException("--text-fields contains a blank name.", nameof(textFields));
         }
         if (labelField is not null && string.IsNullOrWhiteSpace(labelField))
-            throw new ArgumentException("labelField is blank (expected a field name, or null for \"label\").", nameof(labelField));
+            throw new ArgumentException("--label-field is blank (expected a field name; the default is \"label\").", nameof(labelField));
+        string shown = sourceName ?? path;
         var label = labelField ?? "label";
 
         var ext = Path.GetExtension(path).ToLowerInvariant();
         IEnumerable<Record> records = ext switch
         {
-            ".jsonl" or ".json" => JsonRecords(path),
-            ".csv" => DelimitedRecords(path, ',', quoting: true),
-            ".tsv" => DelimitedRecords(path, '\t', quoting: false),
-            _ => throw new DatasetException(path, $"unknown file extension \"{ext}\" (expected .jsonl, .json, .csv or .tsv)."),
+            ".jsonl" or ".json" => JsonRecords(path, shown),
+            ".csv" => DelimitedRecords(path, shown, ',', quoting: true),
+            ".tsv" => DelimitedRecords(path, shown, '\t', quoting: false),
+            _ => throw new DatasetException(shown, $"unknown file extension \"{ext}\" (expected .jsonl, .json, .csv or .tsv)."),
         };
 
         IReadOnlyList<string>? fields = textFields;
         var examples = new List<TextExample>();
         foreach (var r in records)
         {
-            if (fields is null)
-            {
-                fields = DefaultTextFields.FirstOrDefault(c => c.All(r.Has))
-                    ?? throw new DatasetException(path, r.FieldsLine,
-                        $"none of the default text fields is present (fields: {string.Join(", ", r.Names)}; expected one of " +
-                        string.Join(", ", DefaultTextFields.Select(c => "[" + string.Join(", ", c) + "]")) + ", or name them with textFields).");
-            }
+            fields ??= DefaultTextFields.FirstOrDefault(c => c.All(r.Has))
+                ?? throw new DatasetException(shown, r.FieldsLine, NoDefaultTextFields(r.Names));
             var text = r.Text(fields[0]);
             var pair = fields.Count > 1 ? r.Text(fields[1]) : null;
             var lab = r.Label(label, requireLabels);
-            examples.Add(new TextExample(text, pair, lab, r.Line));
+            examples.Add(new TextExample(text, pair, lab, r.Line ?? 0));
         }
         if (examples.Count == 0)
-            throw new DatasetException(path, "the file holds no examples (expected at least one record after the header).");
-        return new TextDataset(path, examples, fields!.ToArray(), label);
+            throw new DatasetException(shown, "the file holds no examples (expected at least one record after the header).");
+        CheckLabelKinds(shown, examples);
+        return new TextDataset(shown, examples, fields!.ToArray(), label);
     }
 
+    /// <summary>
+    /// Integer labels ("0", "1", a JSON 1) and label names ("positive") do not mix in one file: a stray 1 among
+    /// positive/negative would silently become a class of its own.
+    /// </summary>
+    static void CheckLabelKinds(string path, List<TextExample> examples)
+    {
+        TextExample? firstInteger = null, firstName = null;
+        foreach (var e in examples)
+        {
+            if (e.Label is null) continue;
+            if (LabelSet.IsInteger(e.Label)) firstInteger ??= e;
+            else firstName ??= e;
+            if (firstInteger != null && firstName != null)
+            {
+                var (odd, first) = firstInteger.Line > firstName.Line ? (firstInteger, firstName) : (firstName, firstInteger);
+                string Kind(TextExample x) => x == firstInteger ? "an integer" : "a name";
+                throw new DatasetException(path, odd.Line,
+                    $"label {DatasetFiles.Quote(odd.Label!)} is {Kind(odd)}, but the label on line {first.Line} ({DatasetFiles.Quote(first.Label!)}) is {Kind(first)}; " +
+                    $"the labels of a file must be all names or all integers (a mix would make {DatasetFiles.Quote(odd.Label!)} a class of its own).");
+            }
+        }
+    }
+
+    /// <summary>
+    /// One unlabelled example from one JSON object, e.g. a record given to the adapter host: the text fields are
+    /// <paramref name="textFields"/>, else the first of <see cref="DefaultTextFields"/> present in this record.
+    /// Errors name <paramref name="source"/> (e.g. "items[2].input") and the field.
+    /// </summary>
+    public static TextExample ReadRecord(JsonElement obj, string source, IReadOnlyList<string>? textFields = null)
+    {
+        var r = new JsonRecord(source, null, obj);
+        var fields = textFields ?? DefaultTextFields.FirstOrDefault(c => c.All(r.Has))
+            ?? throw new DatasetException(source, (int?)null, NoDefaultTextFields(r.Names));
+        return new TextExample(r.Text(fields[0]), fields.Count > 1 ? r.Text(fields[1]) : null, null, 0);
+    }
+
+    static string NoDefaultTextFields(IEnumerable<string> present) =>
+        $"none of the default text fields is present (fields: {string.Join(", ", present)}; expected one of " +
+        string.Join(", ", DefaultTextFields.Select(c => "[" + string.Join(", ", c) + "]")) + ", or name them with --text-fields).";
+
     /// <summary>One record, whatever the format, with field access that reports errors at its line.</summary>
-    abstract class Record(string path, int line)
+    abstract class Record(string path, int? line)
     {
         public string Path { get; } = path;
-        public int Line { get; } = line;
+        public int? Line { get; } = line;
         /// <summary>Where the field names are defined: the header line, or the record itself for JSON.</summary>
-        public abstract int FieldsLine { get; }
+        public abstract int? FieldsLine { get; }
         public abstract IEnumerable<string> Names { get; }
         public abstract bool Has(string field);
         public abstract string Text(string field);
@@ -102,9 +140,9 @@ public static class TextClassificationReader
         protected DatasetException Error(string problem) => new(Path, Line, problem);
     }
 
-    sealed class JsonRecord(string path, int line, JsonElement obj) : Record(path, line)
+    sealed class JsonRecord(string path, int? line, JsonElement obj) : Record(path, line)
     {
-        public override int FieldsLine => Line;
+        public override int? FieldsLine => Line;
         public override IEnumerable<string> Names => obj.EnumerateObject().Select(p => p.Name);
         public override bool Has(string field) => obj.TryGetProperty(field, out var v) && v.ValueKind != JsonValueKind.Null;
         public override string Text(string field) => DatasetFiles.RequireString(Path, Line, obj, field);
@@ -137,7 +175,7 @@ public static class TextClassificationReader
 
     sealed class RowRecord(string path, int line, Header header, List<string> values) : Record(path, line)
     {
-        public override int FieldsLine => header.Line;
+        public override int? FieldsLine => header.Line;
         public override IEnumerable<string> Names => header.Names;
         public override bool Has(string field) => header.Index.ContainsKey(field);
 
@@ -170,15 +208,15 @@ public static class TextClassificationReader
 
     sealed record Header(int Line, string[] Names, Dictionary<string, int> Index);
 
-    static IEnumerable<Record> JsonRecords(string path)
+    static IEnumerable<Record> JsonRecords(string path, string shown)
     {
-        foreach (var (line, obj) in DatasetFiles.JsonLines(path))
-            yield return new JsonRecord(path, line, obj);
+        foreach (var (line, obj) in DatasetFiles.JsonLines(path, shown))
+            yield return new JsonRecord(shown, line, obj);
     }
 
-    static IEnumerable<Record> DelimitedRecords(string path, char separator, bool quoting)
+    static IEnumerable<Record> DelimitedRecords(string file, string path, char separator, bool quoting)
     {
-        var text = DatasetFiles.ReadAllText(path);
+        var text = DatasetFiles.ReadAllText(file, path);
         var rows = quoting ? CsvRows(path, text) : TsvRows(text);
         Header? header = null;
         var kind = quoting ? "CSV" : "TSV";

@@ -19,22 +19,40 @@ public sealed class QaFeatures
     public required IReadOnlyList<QaExample> Examples { get; init; }
     public required IReadOnlyList<QaWindowFeature> Windows { get; init; }
     public required int TruncatedQuestions { get; init; }
+    /// <summary>Overlap of consecutive windows in tokens (the one asked for, or <see cref="AutoStride"/>).</summary>
+    public required int Stride { get; init; }
+    /// <summary>Questions are cut to this many tokens: <see cref="MaxQuestionTokens"/>, or half a short window.</summary>
+    public required int MaxQuestionLength { get; init; }
 
-    public static QaFeatures Build(IReadOnlyList<QaExample> examples, ITextTokenizer tokenizer, int maxLength = DefaultMaxLength, int stride = DefaultStride)
+    /// <summary>Questions keep at most 64 tokens, and at most half of a window's non-special tokens, so every window holds context.</summary>
+    public static int QuestionLimit(int maxLength, int specials) => Math.Min(MaxQuestionTokens, (maxLength - specials) / 2);
+
+    /// <summary>
+    /// The stride when none is given: half the context tokens every window is sure to hold, at most 128 (the Hugging Face
+    /// default, which is what a 384-token window gets).
+    /// </summary>
+    public static int AutoStride(int maxLength, int specials) => Math.Min(DefaultStride, (maxLength - specials - QuestionLimit(maxLength, specials)) / 2);
+
+    public static QaFeatures Build(IReadOnlyList<QaExample> examples, ITextTokenizer tokenizer, int maxLength = DefaultMaxLength, int? docStride = null)
     {
         int specials = tokenizer.SpecialTokensCount(pair: true);
-        if (maxLength < specials + 8) throw new ArgumentException($"--max-seq-length {maxLength} is too short for question answering");
+        if (maxLength < specials + 8) throw new ArgumentException($"--max-seq-length {maxLength} is too short for question answering (at least {specials + 8})");
+        int maxQuestion = QuestionLimit(maxLength, specials);
+        int stride = docStride ?? AutoStride(maxLength, specials);
+        if (stride < 0) throw new ArgumentException($"--doc-stride must be >= 0, got {stride}");
         var windows = new List<QaWindowFeature>();
         int truncatedQuestions = 0;
         for (int ex = 0; ex < examples.Count; ex++)
         {
             var e = examples[ex];
             var (qIds, _) = Content(tokenizer.Encode(e.Question));
-            if (qIds.Length > MaxQuestionTokens) { qIds = qIds[..MaxQuestionTokens]; truncatedQuestions++; }
+            if (qIds.Length > maxQuestion) { qIds = qIds[..maxQuestion]; truncatedQuestions++; }
             var (cIds, cpOffsets) = Content(tokenizer.Encode(e.Context));
             var cOffsets = TextOffsets.ToUtf16(e.Context, cpOffsets); // answers and contexts are indexed in UTF-16
             int budget = maxLength - specials - qIds.Length;
-            if (stride >= budget) throw new ArgumentException($"--doc-stride {stride} must be smaller than the {budget} context tokens a window holds (--max-seq-length minus question and special tokens)");
+            if (stride >= budget)
+                throw new ArgumentException($"--doc-stride {stride} must be smaller than the {budget} context tokens a window holds for question {DatasetFiles.Quote(e.Id)} " +
+                                            $"(--max-seq-length {maxLength} minus {qIds.Length} question and {specials} special tokens); leave --doc-stride unset to have one chosen");
             for (int start = 0; ; start += budget - stride)
             {
                 int len = Math.Min(budget, cIds.Length - start);
@@ -42,7 +60,7 @@ public sealed class QaFeatures
                 if (start + len >= cIds.Length) break;
             }
         }
-        return new QaFeatures { Examples = examples, Windows = windows, TruncatedQuestions = truncatedQuestions };
+        return new QaFeatures { Examples = examples, Windows = windows, TruncatedQuestions = truncatedQuestions, Stride = stride, MaxQuestionLength = maxQuestion };
     }
 
     static (int[] Ids, (int Start, int End)[] Offsets) Content(TokenizedText enc)

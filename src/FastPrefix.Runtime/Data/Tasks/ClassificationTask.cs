@@ -50,10 +50,5 @@ public sealed class ClassificationEvaluator(ClassificationData data, int numLabe
         return metrics;
     }
 
-    public static int ArgMax(float[] v)
-    {
-        int best = 0;
-        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
-        return best;
-    }
+    public static int ArgMax(float[] v) => Inference.Prediction.ArgMax(v);
 }

@@ -1,3 +1,4 @@
+using FastPrefix.Adapters;
 using FastPrefix.Data.Datasets;
 using FastPrefix.Data.Features;
 using FastPrefix.Data.Tokenization;
@@ -12,13 +13,25 @@ public sealed record TaskDataOptions
     public int MaxSeqLength { get; init; } = 128;
     public IReadOnlyList<string>? TextFields { get; init; }
     public string? LabelField { get; init; }
-    public int DocStride { get; init; } = QaFeatures.DefaultStride;
+    /// <summary>QA window overlap in tokens; null: chosen to fit the window (<see cref="QaFeatures.AutoStride"/>).</summary>
+    public int? DocStride { get; init; }
     public bool SquadV2 { get; init; }
     public int TagColumn { get; init; } = -1;
+
+    /// <summary>
+    /// Encoding as at training time: the max length, QA doc stride and SQuAD version recorded in an adapter. Older
+    /// adapters may not record the length: 128, or less when the backbone's positions allow less.
+    /// </summary>
+    public static TaskDataOptions ForAdapter(AdapterMetadata meta, Model.EncoderConfig backbone) => new()
+    {
+        MaxSeqLength = meta.MaxSeqLength > 0 ? meta.MaxSeqLength : (int)Math.Min(128, backbone.MaxInputTokens(meta.Positions, meta.PrefixLength)),
+        SquadV2 = meta.Extra.GetValueOrDefault("squad_v2") == "true",
+        DocStride = int.TryParse(meta.Extra.GetValueOrDefault("doc_stride"), out int stride) ? stride : null,
+    };
 }
 
 /// <summary>One dataset file read, tokenized and wrapped for training, evaluation or prediction.</summary>
-public sealed class TaskDataset
+public sealed record TaskDataset
 {
     public required TaskKind Task { get; init; }
     public required string FilePath { get; init; }
@@ -30,6 +43,8 @@ public sealed class TaskDataset
     /// <summary>A one-line note when inputs were truncated, else null.</summary>
     public string? TruncationNote { get; init; }
     public required bool SquadV2 { get; init; }
+    /// <summary>QA: the doc stride used (the one asked for, or the one chosen when none was).</summary>
+    public int? DocStride { get; init; }
 
     public IEvaluator Evaluator(int batchSize = 32) => Data switch
     {
@@ -47,15 +62,17 @@ public static class TaskDataLoader
     /// Reads and encodes a dataset file. <paramref name="labels"/> null: the label list is built from this file
     /// (training data); otherwise labels outside it are errors naming file and line (evaluation data).
     /// </summary>
-    public static TaskDataset Load(TaskKind task, string path, ITextTokenizer tokenizer, TaskDataOptions options,
-        IReadOnlyList<string>? labels = null, bool requireLabels = true)
+    /// <param name="sourceName">The name errors and notes use instead of <paramref name="file"/> (e.g. "stdin" for a copy of standard input).</param>
+    public static TaskDataset Load(TaskKind task, string file, ITextTokenizer tokenizer, TaskDataOptions options,
+        IReadOnlyList<string>? labels = null, bool requireLabels = true, string? sourceName = null)
     {
-        if (!File.Exists(path)) throw new DatasetException(path, "file not found");
+        string path = sourceName ?? file;
+        if (!File.Exists(file)) throw new DatasetException(path, "file not found");
         switch (task)
         {
             case TaskKind.SequenceClassification:
             {
-                var data = TextClassificationReader.Read(path, options.TextFields, options.LabelField, requireLabels);
+                var data = TextClassificationReader.Read(file, options.TextFields, options.LabelField, requireLabels, path);
                 labels ??= LabelSet.Build(data.Examples.Where(e => e.Label != null).Select(e => e.Label!));
                 if (labels.Count < 2 && requireLabels) throw new DatasetException(path, $"needs at least two distinct labels, found {labels.Count}");
                 var f = ClassificationFeatures.Build(data, tokenizer, labels, options.MaxSeqLength);
@@ -63,21 +80,21 @@ public static class TaskDataLoader
             }
             case TaskKind.TokenClassification:
             {
-                var examples = ConllReader.Read(path, options.TagColumn);
+                var examples = ConllReader.Read(file, options.TagColumn);
                 labels ??= LabelSet.Build(examples.SelectMany(e => e.Tags));
                 var f = TokenClassificationFeatures.Build(examples, path, tokenizer, labels, options.MaxSeqLength, requireLabels);
                 return Result(task, path, new TokenClassificationData(f, tokenizer.PadId), labels, f.Truncation.Describe("sentences", options.MaxSeqLength), options);
             }
             case TaskKind.QuestionAnswering:
             {
-                var examples = SquadReader.Read(path);
+                var examples = SquadReader.Read(file);
                 var f = QaFeatures.Build(examples, tokenizer, options.MaxSeqLength, options.DocStride);
-                string? note = f.TruncatedQuestions > 0 ? $"{f.TruncatedQuestions} questions were truncated to {QaFeatures.MaxQuestionTokens} tokens" : null;
-                return Result(task, path, new QaData(f, tokenizer.PadId), [], note, options);
+                string? note = f.TruncatedQuestions > 0 ? $"{f.TruncatedQuestions} questions were truncated to {f.MaxQuestionLength} tokens" : null;
+                return Result(task, path, new QaData(f, tokenizer.PadId), [], note, options) with { DocStride = f.Stride };
             }
             case TaskKind.MultipleChoice:
             {
-                var examples = MultipleChoiceReader.Read(path);
+                var examples = MultipleChoiceReader.Read(file, path);
                 if (requireLabels && examples.FirstOrDefault(e => e.Label == null) is { } unlabelled)
                     throw new DatasetException(path, unlabelled.Line, "missing label");
                 var f = ChoiceFeatures.Build(examples, path, tokenizer, options.MaxSeqLength);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Tokenization;
 
@@ -114,6 +115,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             for (long i = 0; i < index && i < bytes.Length; i++) if (bytes[i] == '\n') line++;
             return line;
         }
+        StrictJson.Validate(bytes, p => new TokenizerException(p.WithPath, path, p.Line));
         try
         {
             var reader = new Utf8JsonReader(bytes);
@@ -207,8 +209,8 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         int budget = EncodingAssembler.Budget(maxLength, SpecialTokensCount(pair is not null), nameof(maxLength));
-        var a = EncodeSequence(text);
-        var b = pair is null ? null : EncodeSequence(pair);
+        var a = EncodeSequence(text, maxLength);
+        var b = pair is null ? null : EncodeSequence(pair, maxLength);
         int dropped = maxLength is int max ? EncodingAssembler.Truncate(a, b, budget, max) : 0;
         if (trimOffsets)
         {
@@ -218,7 +220,9 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         return EncodingAssembler.Build(a, b, ClsId, SepId, doubleSeparator: true, typeIds: false, dropped);
     }
 
-    internal SequenceTokens EncodeSequence(string text)
+    /// <param name="stopAt">With truncation, the reference's early stop: once a word the model tokenized brings the count to
+    /// this, the rest of the text is not tokenized (it could not be kept), so work and memory follow the tokens kept.</param>
+    internal SequenceTokens EncodeSequence(string text, int? stopAt = null)
     {
         var seq = new SequenceTokens();
         var cps = UnicodeTables.ToCodePoints(text, out int n);
@@ -226,12 +230,13 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         foreach (var seg in specials.Split(cps, n))
         {
             if (seg.TokenId >= 0) seq.AddSpecial(seg.TokenId, seg.Start, seg.End, word++, seg.LeadingWhitespace);
-            else if (seg.End > seg.Start) EncodeText(cps, seg.Start, seg.End, seq, ref word);
+            else if (seg.End > seg.Start && EncodeText(cps, seg.Start, seg.End, seq, ref word, stopAt)) { seq.StoppedEarly = true; break; }
         }
         return seq;
     }
 
-    void EncodeText(int[] cps, int start, int end, SequenceTokens seq, ref int word)
+    /// <summary>Returns true when it stopped early (see <see cref="EncodeSequence"/>).</summary>
+    bool EncodeText(int[] cps, int start, int end, SequenceTokens seq, ref int word, int? stopAt)
     {
         bool prefix = addPrefixSpace && cps[start] != ' ';
         int n = end - start + (prefix ? 1 : 0);
@@ -245,7 +250,9 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             int q = NextPreToken(cp, p, n);
             EncodeWord(cp, orig, p, q, seq, word++);
             p = q;
+            if (seq.Count >= stopAt && (p < n || end < cps.Length)) return true;
         }
+        return false;
     }
 
     enum CharClass : byte { Letter, Number, Space, Other }

@@ -12,6 +12,9 @@ internal sealed class SequenceTokens
 
     public int Count { get; private set; }
 
+    /// <summary>Tokenizing stopped before the end of the text (truncation's early stop): tokens were dropped unseen.</summary>
+    public bool StoppedEarly { get; set; }
+
     public int Id(int i) => ids[i];
     public int Start(int i) => starts[i];
     public int End(int i) => ends[i];
@@ -96,12 +99,12 @@ internal static class EncodingAssembler
     /// lengths it compares are those of what it tokenized. Then a single sequence keeps its first
     /// <paramref name="budget"/> tokens; for a pair, when the shorter fits beside the longer, only the longer
     /// is cut, else both are cut to half the budget, the longer (the second on a tie) getting the odd token.
-    /// Returns how many tokens were dropped in all.
+    /// Returns how many tokens were dropped in all (of those tokenized: text after an early stop is never tokenized).
     /// </summary>
     public static int Truncate(SequenceTokens first, SequenceTokens? second, int budget, int maxLength)
     {
         int total = first.Count + (second?.Count ?? 0);
-        if (total <= budget) return 0;
+        if (total <= budget) return 0;   // (a sequence that stopped early has at least maxLength > budget tokens, so never here)
         first.Truncate(first.TokensBeforeEarlyStop(maxLength));
         second?.Truncate(second.TokensBeforeEarlyStop(maxLength));
         int n1 = first.Count, n2 = second?.Count ?? 0;

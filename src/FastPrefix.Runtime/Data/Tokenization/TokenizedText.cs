@@ -12,7 +12,9 @@ namespace FastPrefix.Data.Tokenization;
 /// <param name="WordIds">Per token, the index of the pre-tokenizer word it came from, counted within its own
 /// sequence; null for special tokens.</param>
 /// <param name="SequenceIds">Per token, 0 for the text and 1 for the pair; null for special tokens.</param>
-/// <param name="NumTruncated">How many tokens truncation dropped (both sequences together).</param>
+/// <param name="NumTruncated">How many of the tokenized tokens truncation dropped (both sequences together): positive
+/// whenever anything was cut, but with truncation the text after the reference's early stop is never tokenized, so it
+/// does not count every token of a long input.</param>
 public sealed record TokenizedText(
     int[] InputIds,
     int[]? TokenTypeIds,

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FastPrefix.IO;
 
 namespace FastPrefix.Data.Tokenization;
 
@@ -42,6 +43,17 @@ public static class TokenizerFactory
         throw new TokenizerException($"no tokenizer files: looked for {VocabTxt} (WordPiece) and {VocabJson} + {MergesTxt} (byte-level BPE)", folder);
     }
 
+    /// <summary>
+    /// The tokenizer's ids must be rows of the model's embedding table: a vocabulary larger than config.json's vocab_size
+    /// would give ids the model cannot embed.
+    /// </summary>
+    public static void CheckFits(ITextTokenizer tokenizer, Model.EncoderConfig config, string folder)
+    {
+        if (tokenizer.VocabSize > config.VocabSize)
+            throw new TokenizerException($"the tokenizer's vocabulary has {tokenizer.VocabSize} ids but config.json's vocab_size is {config.VocabSize}: " +
+                                         "tokens past it cannot be embedded (is the tokenizer from another model?)", folder);
+    }
+
     /// <summary>Both vocab.txt and vocab.json present: RoBERTa-like classes take BPE, other BERT-like ones WordPiece.</summary>
     static bool PrefersBpe(Dictionary<string, JsonElement> config)
     {
@@ -56,7 +68,7 @@ public static class TokenizerFactory
         if (!File.Exists(path)) return result;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = StrictJson.ParseFile(path, p => new TokenizerException(p.WithPath, path, p.Line));
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new TokenizerException("expected a JSON object", path, 1);
             foreach (var p in doc.RootElement.EnumerateObject()) result[p.Name] = p.Value.Clone();

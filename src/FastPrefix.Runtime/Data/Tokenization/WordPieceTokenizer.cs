@@ -126,13 +126,15 @@ public sealed class WordPieceTokenizer : ITextTokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         int budget = EncodingAssembler.Budget(maxLength, SpecialTokensCount(pair is not null), nameof(maxLength));
-        var a = EncodeSequence(text);
-        var b = pair is null ? null : EncodeSequence(pair);
+        var a = EncodeSequence(text, maxLength);
+        var b = pair is null ? null : EncodeSequence(pair, maxLength);
         int dropped = maxLength is int max ? EncodingAssembler.Truncate(a, b, budget, max) : 0;
         return EncodingAssembler.Build(a, b, ClsId, SepId, doubleSeparator: false, typeIds: true, dropped);
     }
 
-    internal SequenceTokens EncodeSequence(string text)
+    /// <param name="stopAt">With truncation, the reference's early stop (see <see cref="ByteLevelBpeTokenizer"/>): the text
+    /// after the word that brings the count to this is not tokenized.</param>
+    internal SequenceTokens EncodeSequence(string text, int? stopAt = null)
     {
         var seq = new SequenceTokens();
         var cps = UnicodeTables.ToCodePoints(text, out int n);
@@ -140,13 +142,14 @@ public sealed class WordPieceTokenizer : ITextTokenizer
         foreach (var seg in specials.Split(cps, n))
         {
             if (seg.TokenId >= 0) seq.AddSpecial(seg.TokenId, seg.Start, seg.End, word++, 0);
-            else if (seg.End > seg.Start) EncodeText(cps, seg.Start, seg.End, seq, ref word);
+            else if (seg.End > seg.Start && EncodeText(cps, seg.Start, seg.End, seq, ref word, stopAt)) { seq.StoppedEarly = true; break; }
         }
         return seq;
     }
 
     /// <summary>Normalises cps[start..end), splits it into words and word-pieces them into <paramref name="seq"/>.</summary>
-    void EncodeText(int[] cps, int start, int end, SequenceTokens seq, ref int word)
+    /// <summary>Returns true when it stopped early: right after a word that brought the count to <paramref name="stopAt"/>.</summary>
+    bool EncodeText(int[] cps, int start, int end, SequenceTokens seq, ref int word, int? stopAt)
     {
         // 1. clean text, CJK spacing, NFD: code points with the index of the original code point each came from.
         int cap = (end - start) * 4 + 4;
@@ -200,12 +203,12 @@ public sealed class WordPieceTokenizer : ITextTokenizer
             }
             if (UnicodeTables.IsWhiteSpace(c))
             {
-                if (len > wordStart) WordPiece(chars, corig, wordStart, len, seq, word++);
+                if (len > wordStart && WordPieceStops(chars, corig, wordStart, len, seq, word++, stopAt)) return true;
                 wordStart = len;
                 continue;
             }
             bool punct = UnicodeTables.IsBertPunctuation(c);
-            if (punct && len > wordStart) { WordPiece(chars, corig, wordStart, len, seq, word++); wordStart = len; }
+            if (punct && len > wordStart) { if (WordPieceStops(chars, corig, wordStart, len, seq, word++, stopAt)) return true; wordStart = len; }
             if (c < 0x10000) { chars[len] = (char)c; corig[len++] = o; }
             else
             {
@@ -213,9 +216,17 @@ public sealed class WordPieceTokenizer : ITextTokenizer
                 corig[len++] = o;
                 corig[len++] = o;
             }
-            if (punct) { WordPiece(chars, corig, wordStart, len, seq, word++); wordStart = len; }
+            if (punct) { if (WordPieceStops(chars, corig, wordStart, len, seq, word++, stopAt)) return true; wordStart = len; }
         }
         if (len > wordStart) WordPiece(chars, corig, wordStart, len, seq, word++);
+        return false;
+    }
+
+    /// <summary>Word-pieces one word; true when the count has reached <paramref name="stopAt"/> (the early stop).</summary>
+    bool WordPieceStops(char[] chars, int[] orig, int ws, int we, SequenceTokens seq, int word, int? stopAt)
+    {
+        WordPiece(chars, orig, ws, we, seq, word);
+        return seq.Count >= stopAt;
     }
 
     /// <summary>Stable sort of each run of non-starters by combining class (the reordering step of NFD).</summary>

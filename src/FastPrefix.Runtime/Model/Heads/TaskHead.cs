@@ -79,12 +79,16 @@ public abstract class TaskHead : IDisposable
     // ---- staging (host) ----
 
     /// <summary>Writes the task index of every head row and, when the batch has targets, its labels (validated).</summary>
-    public void Stage(TaskBatch batch, EncoderPlan plan)
+    public void Stage(TaskBatch batch, EncoderPlan plan) => Stage(batch, plan, plan.HostRowAdapter);
+
+    /// <summary>As <see cref="Stage(TaskBatch, EncoderPlan)"/> with each batch row's task given (e.g. all 0 for a
+    /// one-task head applied to a pass whose rows use several prefixes).</summary>
+    public void Stage(TaskBatch batch, EncoderPlan plan, ReadOnlySpan<int> rowTask)
     {
         int rows = UsesPooled ? plan.Batch : plan.Rows, perRow = UsesPooled ? 1 : plan.Seq;
         _rows = rows;
         var index = Staging.Ints(_index)[..rows];
-        var adapters = plan.HostRowAdapter;
+        var adapters = rowTask;
         for (int r = 0; r < rows; r++)
         {
             int t = adapters[r / perRow];
