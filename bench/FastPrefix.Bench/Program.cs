@@ -6,7 +6,7 @@ namespace FastPrefix.Bench;
 /// Runs the BenchmarkDotNet suites of this assembly, e.g.
 /// <c>dotnet run -c Release --project bench/FastPrefix.Bench -- --filter '*Sgemm*'</c>.
 /// <c>-- sgemm-quick [threads]</c> prints a fast Stopwatch table of the Sgemm shapes instead;
-/// <c>-- tokenize-hostile CASE [MAX]</c> times one Encode of hostile input (text26m, bangs1m);
+/// <c>-- tokenize-hostile CASE [MAX] [bpe|wordpiece]</c> times one Encode of hostile input (text26m, bangs1m);
 /// <c>-- fingerprint [file]</c> times the backbone content hash on a bert-large-sized file;
 /// <c>-- step-report [steps]</c> splits a CPU training step into matrix products and the rest (bench/RESULTS.md);
 /// <c>-- write-train-workload DIR [rows]</c> writes the MiniLM-shaped model and data of bench/compare-train.sh;
@@ -51,7 +51,7 @@ public static class Program
         }
         if (args.Length > 0 && args[0] == "tokenize-hostile")
         {
-            HostileTokenizerInput.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 0);
+            HostileTokenizerInput.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 0, args.Length > 3 ? args[3] : "bpe");
             return;
         }
         if (args.Length > 0 && args[0] == "fingerprint")

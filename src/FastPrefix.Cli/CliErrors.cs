@@ -17,23 +17,25 @@ internal static class CliErrors
     /// <summary>Ctrl+C (SIGINT): the shell convention 128 + 2.</summary>
     public const int Interrupted = 130;
 
-    public static int Run(Func<int> action)
+    /// <summary>Runs a command and maps its exception to an exit code and a message on <paramref name="errors"/> (standard error).</summary>
+    public static int Run(Func<int> action, TextWriter? errors = null)
     {
+        errors ??= Console.Error;
         try { return action(); }
         catch (Exception e) when (IsUserError(e))
         {
-            Console.Error.WriteLine("error: " + OneLine(e.Message));
+            errors.WriteLine("error: " + OneLine(e.Message));
             return BadInput;
         }
         catch (OperationCanceledException)
         {
-            Console.Error.WriteLine("interrupted");
+            errors.WriteLine("interrupted");
             return Interrupted;
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"internal error: {OneLine(e.Message)} ({e.GetType().Name}); set FASTPREFIX_DEBUG=1 for the stack trace");
-            if (Environment.GetEnvironmentVariable("FASTPREFIX_DEBUG") == "1") Console.Error.WriteLine(e);
+            errors.WriteLine($"internal error: {OneLine(e.Message)} ({e.GetType().Name}); set FASTPREFIX_DEBUG=1 for the stack trace");
+            if (Environment.GetEnvironmentVariable("FASTPREFIX_DEBUG") == "1") errors.WriteLine(e);
             return Internal;
         }
     }

@@ -20,7 +20,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
 
     readonly Dictionary<string, int> vocab;
     readonly string?[] idToToken;
-    readonly Dictionary<long, (int Rank, int NewId)> merges;
+    readonly BpeMerges merges;
     readonly int[] byteIds = new int[256];
     readonly byte[] leadingSpaces, trailingSpaces;
     readonly bool addPrefixSpace, trimOffsets;
@@ -43,7 +43,13 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     /// <summary>Number of merge rules.</summary>
     public int MergeCount => merges.Count;
 
-    ByteLevelBpeTokenizer(Dictionary<string, int> vocab, Dictionary<long, (int, int)> merges, bool addPrefixSpace, bool trimOffsets, SpecialTokenNames names, string vocabPath)
+    /// <summary>The merge rules (for tests).</summary>
+    internal BpeMerges Merges => merges;
+
+    /// <summary>The id of a byte's character, or -1 when the vocabulary lacks it (for tests).</summary>
+    internal int ByteId(byte b) => byteIds[b];
+
+    ByteLevelBpeTokenizer(Dictionary<string, int> vocab, BpeMerges merges, bool addPrefixSpace, bool trimOffsets, SpecialTokenNames names, string vocabPath)
     {
         this.vocab = vocab;
         this.merges = merges;
@@ -146,7 +152,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         return vocab;
     }
 
-    static Dictionary<long, (int, int)> ReadMerges(string path, Dictionary<string, int> vocab)
+    static BpeMerges ReadMerges(string path, Dictionary<string, int> vocab)
     {
         var bytes = ReadBytes(path, "merges file");
         var utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -155,7 +161,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         catch (DecoderFallbackException e) { throw new TokenizerException("the file is not valid UTF-8", path, null, e); }
         if (text.Length > 0 && text[0] == '\uFEFF') text = text[1..];
 
-        var merges = new Dictionary<long, (int, int)>();
+        var merges = new BpeMerges();
         int rank = 0, line = 0, pos = 0;
         while (pos < text.Length)
         {
@@ -175,12 +181,10 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             if (!vocab.TryGetValue(left, out int a)) throw new TokenizerException($"\"{left}\" is not in the vocabulary", path, line);
             if (!vocab.TryGetValue(right, out int b)) throw new TokenizerException($"\"{right}\" is not in the vocabulary", path, line);
             if (!vocab.TryGetValue(left + right, out int merged)) throw new TokenizerException($"the merged token \"{left + right}\" is not in the vocabulary", path, line);
-            merges[Key(a, b)] = (rank++, merged);   // a repeated pair takes its last rank, as in Hugging Face
+            merges.Set(a, b, rank++, merged);
         }
         return merges;
     }
-
-    static long Key(int a, int b) => ((long)a << 32) | (uint)b;
 
     static char[] BuildByteMap()
     {
@@ -221,36 +225,34 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     }
 
     /// <param name="stopAt">With truncation, the reference's early stop: once a word the model tokenized brings the count to
-    /// this, the rest of the text is not tokenized (it could not be kept), so work and memory follow the tokens kept.</param>
+    /// this, the rest of the text is not read (it could not be kept), so work and memory follow the tokens kept.</param>
     internal SequenceTokens EncodeSequence(string text, int? stopAt = null)
     {
         var seq = new SequenceTokens();
-        var cps = UnicodeTables.ToCodePoints(text, out int n);
         int word = 0;
-        foreach (var seg in specials.Split(cps, n))
+        foreach (var seg in specials.Split(text))
         {
-            if (seg.TokenId >= 0) seq.AddSpecial(seg.TokenId, seg.Start, seg.End, word++, seg.LeadingWhitespace);
-            else if (seg.End > seg.Start && EncodeText(cps, seg.Start, seg.End, seq, ref word, stopAt)) { seq.StoppedEarly = true; break; }
+            if (seg.TokenId >= 0) seq.AddSpecial(seg.TokenId, seg.CodePointStart, seg.CodePointEnd, word++, seg.LeadingWhitespace);
+            else if (EncodeText(text.AsSpan(seg.Start, seg.End - seg.Start), seg.CodePointStart, seq, ref word, stopAt)) break;
         }
         return seq;
     }
 
-    /// <summary>Returns true when it stopped early (see <see cref="EncodeSequence"/>).</summary>
-    bool EncodeText(int[] cps, int start, int end, SequenceTokens seq, ref int word, int? stopAt)
+    /// <summary>
+    /// Tokenizes a piece of plain text that starts at code point <paramref name="codePoint"/> of the original, one
+    /// pre-token at a time (memory follows the longest pre-token, not the text). True when it stopped early (see
+    /// <see cref="EncodeSequence"/>).
+    /// </summary>
+    bool EncodeText(ReadOnlySpan<char> text, int codePoint, SequenceTokens seq, ref int word, int? stopAt)
     {
-        bool prefix = addPrefixSpace && cps[start] != ' ';
-        int n = end - start + (prefix ? 1 : 0);
-        var cp = new int[n];
-        var orig = new int[n];
-        int k = 0;
-        if (prefix) { cp[0] = ' '; orig[0] = start; k = 1; }   // the added space stands for the first character
-        for (int i = start; i < end; i++, k++) { cp[k] = cps[i]; orig[k] = i; }
-        for (int p = 0; p < n;)
+        bool prefix = addPrefixSpace && text[0] != ' ';   // the added space stands for the first character
+        for (int p = 0; p < text.Length;)
         {
-            int q = NextPreToken(cp, p, n);
-            EncodeWord(cp, orig, p, q, seq, word++);
+            int q = NextPreToken(text, p, prefix);
+            codePoint += EncodeWord(text[p..q], codePoint, prefix, seq, word++);
+            prefix = false;
             p = q;
-            if (seq.Count >= stopAt && (p < n || end < cps.Length)) return true;
+            if (seq.Count >= stopAt) return true;
         }
         return false;
     }
@@ -264,52 +266,71 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
         : CharClass.Other;
 
     /// <summary>
-    /// End of the pre-token that starts at <paramref name="i"/>, per the GPT-2 pattern
-    /// <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c>, on code points.
+    /// End (UTF-16) of the pre-token that starts at <paramref name="i"/>, per the GPT-2 pattern
+    /// <c>'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+</c>, on code points. With
+    /// <paramref name="addedSpace"/>, the pattern sees a space before <paramref name="i"/> (add_prefix_space) that
+    /// belongs to this pre-token. Whitespace characters are all in the BMP: one UTF-16 unit each.
     /// </summary>
-    internal static int NextPreToken(int[] cp, int i, int n)
+    internal static int NextPreToken(ReadOnlySpan<char> text, int i, bool addedSpace)
     {
-        int c = cp[i];
+        int n = text.Length;
+        if (addedSpace)
+        {
+            var first = Classify(UnicodeTables.CodePointAt(text, i, out _));
+            return first != CharClass.Space ? Run(text, i, first) : WhitespaceEnd(text, i, i - 1);
+        }
+        char c = text[i];
         if (c == '\'' && i + 1 < n)
         {
-            int c1 = cp[i + 1];
+            char c1 = text[i + 1];
             if (c1 is 's' or 't' or 'm' or 'd') return i + 2;
             if (i + 2 < n)
             {
-                int c2 = cp[i + 2];
+                char c2 = text[i + 2];
                 if ((c1 == 'r' && c2 == 'e') || (c1 == 'v' && c2 == 'e') || (c1 == 'l' && c2 == 'l')) return i + 3;
             }
         }
         if (c == ' ' && i + 1 < n)
         {
-            var next = Classify(cp[i + 1]);
-            if (next != CharClass.Space) return Run(cp, i + 1, n, next);
+            var next = Classify(UnicodeTables.CodePointAt(text, i + 1, out _));
+            if (next != CharClass.Space) return Run(text, i + 1, next);
         }
-        var cls = Classify(c);
-        if (cls != CharClass.Space) return Run(cp, i, n, cls);
-        int j = i + 1;
-        while (j < n && UnicodeTables.IsWhiteSpace(cp[j])) j++;
-        if (j == n) return n;                 // \s+(?!\S) up to the end
-        return j - 1 > i ? j - 1 : j;         // leave the last space to the word after it; else \s+
+        var cls = Classify(UnicodeTables.CodePointAt(text, i, out _));
+        return cls != CharClass.Space ? Run(text, i, cls) : WhitespaceEnd(text, i, i);
     }
 
-    static int Run(int[] cp, int j, int n, CharClass cls)
+    /// <summary>The whitespace run from <paramref name="i"/> (that began at <paramref name="runStart"/>): <c>\s+(?!\S)|\s+</c>.</summary>
+    static int WhitespaceEnd(ReadOnlySpan<char> text, int i, int runStart)
     {
-        while (j < n && Classify(cp[j]) == cls) j++;
+        int j = i + 1;
+        while (j < text.Length && UnicodeTables.IsWhiteSpace(text[j])) j++;
+        if (j == text.Length) return j;              // \s+(?!\S) up to the end
+        return j - 1 > runStart ? j - 1 : j;         // leave the last space to the word after it; else \s+
+    }
+
+    static int Run(ReadOnlySpan<char> text, int j, CharClass cls)
+    {
+        while (j < text.Length && Classify(UnicodeTables.CodePointAt(text, j, out int width)) == cls) j += width;
         return j;
     }
 
-    void EncodeWord(int[] cp, int[] orig, int from, int to, SequenceTokens seq, int word)
+    /// <summary>
+    /// BPE of one pre-token (with the added space before it when <paramref name="addedSpace"/>) whose first character is
+    /// code point <paramref name="codePoint"/> of the original; returns how many code points the pre-token has.
+    /// </summary>
+    int EncodeWord(ReadOnlySpan<char> text, int codePoint, bool addedSpace, SequenceTokens seq, int word)
     {
-        int max = (to - from) * 4;
+        int max = Encoding.UTF8.GetByteCount(text) + 1;   // (a lone surrogate counts as U+FFFD's 3 bytes here too)
         Span<char> chars = max <= 256 ? stackalloc char[256] : new char[max];
         Span<int> charOrig = max <= 256 ? stackalloc int[256] : new int[max];
         Span<byte> utf8 = stackalloc byte[4];
-        int len = 0;
-        for (int i = from; i < to; i++)
+        int len = 0, cp = codePoint;
+        if (addedSpace) { chars[len] = ByteToChar[' ']; charOrig[len++] = codePoint; }
+        for (int i = 0; i < text.Length; cp++)
         {
-            int nb = new Rune(cp[i]).EncodeToUtf8(utf8);
-            for (int b = 0; b < nb; b++) { chars[len] = ByteToChar[utf8[b]]; charOrig[len++] = orig[i]; }
+            int nb = new Rune(UnicodeTables.CodePointAt(text, i, out int width)).EncodeToUtf8(utf8);
+            for (int b = 0; b < nb; b++) { chars[len] = ByteToChar[utf8[b]]; charOrig[len++] = cp; }
+            i += width;
         }
         var tokens = Bpe(chars[..len]);
         int pos = 0;
@@ -319,6 +340,7 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
             seq.Add(id, charOrig[pos], charOrig[pos + l - 1] + 1, word, leadingSpaces[id], trailingSpaces[id]);
             pos += l;
         }
+        return cp - codePoint;
     }
 
     /// <summary>BPE of one pre-token: (id, length in characters) pairs, cached per word.</summary>
@@ -340,53 +362,24 @@ public sealed class ByteLevelBpeTokenizer : ITextTokenizer
     }
 
     /// <summary>
-    /// Applies the merges to the word's characters, always the lowest-ranked adjacent pair first (leftmost on
-    /// a tie), as Hugging Face's BPE does. Characters with no vocabulary entry are dropped (no unk token).
+    /// Applies the merges to the word's characters (see <see cref="BpeMerges.Apply"/>). Characters with no vocabulary
+    /// entry are dropped (no unk token).
     /// </summary>
     int[] Merge(ReadOnlySpan<char> word)
     {
         int n = word.Length;
-        var id = new int[n];
-        var len = new int[n];
+        Span<int> id = n <= 256 ? stackalloc int[n] : new int[n];
+        Span<int> len = n <= 256 ? stackalloc int[n] : new int[n];
         int m = 0;
-        for (int k = 0; k < n; k++)
+        foreach (char c in word)
         {
-            char c = word[k];
             int v = c < 0x144 ? byteIds[CharToByte(c)] : -1;
             if (v < 0) continue;
             id[m] = v; len[m++] = 1;
         }
-        if (m > 1)
-        {
-            var prev = new int[m];
-            var next = new int[m];
-            for (int i = 0; i < m; i++) { prev[i] = i - 1; next[i] = i + 1 < m ? i + 1 : -1; }
-            var queue = new PriorityQueue<int, long>(m);
-            for (int i = 0; i + 1 < m; i++)
-                if (merges.TryGetValue(Key(id[i], id[i + 1]), out var mg)) queue.Enqueue(i, ((long)mg.Rank << 32) | (uint)i);
-            while (queue.TryDequeue(out int pos, out long priority))
-            {
-                int nx = next[pos];
-                if (len[pos] == 0 || nx < 0) continue;
-                if (!merges.TryGetValue(Key(id[pos], id[nx]), out var mg) || mg.Rank != (int)(priority >> 32)) continue;
-                id[pos] = mg.NewId;
-                len[pos] += len[nx];
-                len[nx] = 0;
-                int after = next[nx];
-                next[pos] = after;
-                if (after >= 0) prev[after] = pos;
-                int before = prev[pos];
-                if (before >= 0 && merges.TryGetValue(Key(id[before], id[pos]), out var left))
-                    queue.Enqueue(before, ((long)left.Rank << 32) | (uint)before);
-                if (after >= 0 && merges.TryGetValue(Key(id[pos], id[after]), out var right))
-                    queue.Enqueue(pos, ((long)right.Rank << 32) | (uint)pos);
-            }
-        }
-        int count = 0;
-        for (int i = 0; i < m; i++) if (len[i] > 0) count++;
+        int count = merges.Apply(id[..m], len[..m]);
         var result = new int[2 * count];
-        for (int i = 0, r = 0; i < m; i++)
-            if (len[i] > 0) { result[r++] = id[i]; result[r++] = len[i]; }
+        for (int i = 0; i < count; i++) { result[2 * i] = id[i]; result[2 * i + 1] = len[i]; }
         return result;
     }
 

@@ -12,9 +12,6 @@ internal sealed class SequenceTokens
 
     public int Count { get; private set; }
 
-    /// <summary>Tokenizing stopped before the end of the text (truncation's early stop): tokens were dropped unseen.</summary>
-    public bool StoppedEarly { get; set; }
-
     public int Id(int i) => ids[i];
     public int Start(int i) => starts[i];
     public int End(int i) => ends[i];

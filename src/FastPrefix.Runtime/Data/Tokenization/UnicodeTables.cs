@@ -136,6 +136,18 @@ internal static partial class UnicodeTables
     }
 
     /// <summary>
+    /// The code point that starts at <paramref name="i"/> and its length in UTF-16 units; a lone surrogate is one
+    /// code point, U+FFFD (as <see cref="ToCodePoints"/> counts).
+    /// </summary>
+    public static int CodePointAt(ReadOnlySpan<char> text, int i, out int width)
+    {
+        char c = text[i];
+        if (!char.IsSurrogate(c)) { width = 1; return c; }
+        width = char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+        return width == 2 ? char.ConvertToUtf32(c, text[i + 1]) : 0xFFFD;
+    }
+
+    /// <summary>
     /// The code points of <paramref name="text"/>; a lone surrogate counts as one code point, U+FFFD.
     /// </summary>
     public static int[] ToCodePoints(string text, out int count)

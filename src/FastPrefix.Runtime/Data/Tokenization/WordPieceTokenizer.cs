@@ -133,149 +133,54 @@ public sealed class WordPieceTokenizer : ITextTokenizer
     }
 
     /// <param name="stopAt">With truncation, the reference's early stop (see <see cref="ByteLevelBpeTokenizer"/>): the text
-    /// after the word that brings the count to this is not tokenized.</param>
+    /// after the word that brings the count to this is not read.</param>
     internal SequenceTokens EncodeSequence(string text, int? stopAt = null)
     {
         var seq = new SequenceTokens();
-        var cps = UnicodeTables.ToCodePoints(text, out int n);
         int word = 0;
-        foreach (var seg in specials.Split(cps, n))
+        var words = new BertWordStream(lowerCase, stripAccents, chineseChars, MaxInputCharsPerWord, (chars, origins, start, end, tooLong) =>
         {
-            if (seg.TokenId >= 0) seq.AddSpecial(seg.TokenId, seg.Start, seg.End, word++, 0);
-            else if (seg.End > seg.Start && EncodeText(cps, seg.Start, seg.End, seq, ref word, stopAt)) { seq.StoppedEarly = true; break; }
+            if (tooLong) seq.Add(UnkId, start, end, word);
+            else WordPiece(chars, origins, seq, word);
+            word++;
+            return seq.Count >= stopAt;
+        });
+        foreach (var seg in specials.Split(text))
+        {
+            if (seg.TokenId >= 0) { seq.AddSpecial(seg.TokenId, seg.CodePointStart, seg.CodePointEnd, word++, 0); continue; }
+            for (int i = seg.Start, cp = seg.CodePointStart; i < seg.End && !words.Stopped; cp++)
+            {
+                words.Add(UnicodeTables.CodePointAt(text, i, out int width), cp);
+                i += width;
+            }
+            words.End();
+            if (words.Stopped) break;
         }
         return seq;
     }
 
-    /// <summary>Normalises cps[start..end), splits it into words and word-pieces them into <paramref name="seq"/>.</summary>
-    /// <summary>Returns true when it stopped early: right after a word that brought the count to <paramref name="stopAt"/>.</summary>
-    bool EncodeText(int[] cps, int start, int end, SequenceTokens seq, ref int word, int? stopAt)
+    /// <summary>Greedy longest-match-first WordPiece of one word (normalised chars, the original code point of each).</summary>
+    void WordPiece(ReadOnlySpan<char> chars, ReadOnlySpan<int> origins, SequenceTokens seq, int word)
     {
-        // 1. clean text, CJK spacing, NFD: code points with the index of the original code point each came from.
-        int cap = (end - start) * 4 + 4;
-        var ncp = new int[cap];
-        var norig = new int[cap];
-        int m = 0;
-        Span<int> dec = stackalloc int[4];
-        for (int i = start; i < end; i++)
-        {
-            int c = cps[i];
-            if (UnicodeTables.IsBertRemoved(c)) continue;
-            if (UnicodeTables.IsWhiteSpace(c)) { ncp[m] = ' '; norig[m++] = i; continue; }
-            bool cjk = chineseChars && UnicodeTables.IsChineseChar(c);
-            if (cjk) { ncp[m] = ' '; norig[m++] = i; }
-            if (stripAccents)
-            {
-                int k = UnicodeTables.Decompose(c, dec);
-                for (int j = 0; j < k; j++) { ncp[m] = dec[j]; norig[m++] = i; }
-            }
-            else { ncp[m] = c; norig[m++] = i; }
-            if (cjk) { ncp[m] = ' '; norig[m++] = i; }
-        }
-
-        // 2. accent stripping: canonical reordering of combining marks, then marks dropped.
-        if (stripAccents)
-        {
-            CanonicalReorder(ncp, norig, m);
-            int w = 0;
-            for (int r = 0; r < m; r++)
-                if (!UnicodeTables.IsNonSpacingMark(ncp[r])) { ncp[w] = ncp[r]; norig[w++] = norig[r]; }
-            m = w;
-        }
-
-        // 3. lower-case into UTF-16, splitting into words on whitespace and punctuation as we go.
-        var chars = new char[2 * m + 2];
-        var corig = new int[2 * m + 2];
-        int len = 0, wordStart = 0;
-        for (int r = 0; r < m; r++)
-        {
-            int c = ncp[r], o = norig[r];
-            if (lowerCase)
-            {
-                if (c == 0x130)
-                {
-                    // U+0130 lower-cases to "i" + U+0307: neither is whitespace nor punctuation.
-                    chars[len] = 'i'; corig[len++] = o;
-                    chars[len] = '\u0307'; corig[len++] = o;
-                    continue;
-                }
-                c = UnicodeTables.ToLowerSingle(c);
-            }
-            if (UnicodeTables.IsWhiteSpace(c))
-            {
-                if (len > wordStart && WordPieceStops(chars, corig, wordStart, len, seq, word++, stopAt)) return true;
-                wordStart = len;
-                continue;
-            }
-            bool punct = UnicodeTables.IsBertPunctuation(c);
-            if (punct && len > wordStart) { if (WordPieceStops(chars, corig, wordStart, len, seq, word++, stopAt)) return true; wordStart = len; }
-            if (c < 0x10000) { chars[len] = (char)c; corig[len++] = o; }
-            else
-            {
-                new Rune(c).EncodeToUtf16(chars.AsSpan(len));
-                corig[len++] = o;
-                corig[len++] = o;
-            }
-            if (punct) { if (WordPieceStops(chars, corig, wordStart, len, seq, word++, stopAt)) return true; wordStart = len; }
-        }
-        if (len > wordStart) WordPiece(chars, corig, wordStart, len, seq, word++);
-        return false;
-    }
-
-    /// <summary>Word-pieces one word; true when the count has reached <paramref name="stopAt"/> (the early stop).</summary>
-    bool WordPieceStops(char[] chars, int[] orig, int ws, int we, SequenceTokens seq, int word, int? stopAt)
-    {
-        WordPiece(chars, orig, ws, we, seq, word);
-        return seq.Count >= stopAt;
-    }
-
-    /// <summary>Stable sort of each run of non-starters by combining class (the reordering step of NFD).</summary>
-    static void CanonicalReorder(int[] cps, int[] orig, int n)
-    {
-        for (int i = 1; i < n; i++)
-        {
-            int c = cps[i];
-            int cc = UnicodeTables.CombiningClass(c);
-            if (cc == 0) continue;
-            int o = orig[i], j = i;
-            while (j > 0)
-            {
-                int pc = UnicodeTables.CombiningClass(cps[j - 1]);
-                if (pc <= cc) break;   // pc == 0 (a starter) or already in order
-                cps[j] = cps[j - 1]; orig[j] = orig[j - 1];
-                j--;
-            }
-            cps[j] = c; orig[j] = o;
-        }
-    }
-
-    /// <summary>Greedy longest-match-first WordPiece of chars[ws..we).</summary>
-    void WordPiece(char[] chars, int[] orig, int ws, int we, SequenceTokens seq, int word)
-    {
-        int wordStart = orig[ws], wordEnd = orig[we - 1] + 1;
-        int codePoints = we - ws;
-        for (int i = ws + 1; i < we; i++) if (char.IsLowSurrogate(chars[i]) && char.IsHighSurrogate(chars[i - 1])) codePoints--;
-        if (codePoints > MaxInputCharsPerWord) { seq.Add(UnkId, wordStart, wordEnd, word); return; }
-
         int mark = seq.Count;
-        int start = ws;
-        while (start < we)
+        int start = 0;
+        while (start < chars.Length)
         {
-            int end = we, id = -1;
+            int end = chars.Length, id = -1;
             while (start < end)
             {
-                var piece = new ReadOnlySpan<char>(chars, start, end - start);
-                if (start == ws ? pieces.TryGetValue(piece, out id) : continuations.TryGetValue(piece, out id)) break;
+                var piece = chars[start..end];
+                if (start == 0 ? pieces.TryGetValue(piece, out id) : continuations.TryGetValue(piece, out id)) break;
                 id = -1;
                 end -= end - start >= 2 && char.IsLowSurrogate(chars[end - 1]) && char.IsHighSurrogate(chars[end - 2]) ? 2 : 1;
             }
             if (id < 0)
             {
                 seq.Truncate(mark);
-                seq.Add(UnkId, wordStart, wordEnd, word);
+                seq.Add(UnkId, origins[0], origins[^1] + 1, word);
                 return;
             }
-            seq.Add(id, orig[start], orig[end - 1] + 1, word);
+            seq.Add(id, origins[start], origins[end - 1] + 1, word);
             start = end;
         }
     }
