@@ -12,7 +12,8 @@ namespace FastPrefix.Bench;
 /// <c>-- write-train-workload DIR [rows]</c> writes the MiniLM-shaped model and data of bench/compare-train.sh;
 /// <c>-- ort [rounds]</c> times CPU inference side by side with ONNX Runtime on all-MiniLM-L6-v2 and prints the ratio;
 /// <c>-- serve-load [--clients N] [--adapters K] [--seconds S] [--rounds R] [--device D]</c> loads the HTTP server over loopback,
-/// mixed-adapter batching against one adapter per pass (bench/RESULTS.md).
+/// mixed-adapter batching against one adapter per pass (bench/RESULTS.md);
+/// <c>-- sim-report [rounds]</c> measures the simulated GPU device (fiber switches, a block reduction, a conversion).
 /// </summary>
 public static class Program
 {
@@ -26,6 +27,11 @@ public static class Program
         if (args.Length > 1 && args[0] == "write-train-workload")
         {
             TrainWorkload.Write(args[1], args.Length > 2 ? int.Parse(args[2]) : 0);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "sim-report")
+        {
+            SimReport.Run(args.Length > 1 ? int.Parse(args[1]) : 0);
             return;
         }
         if (args.Length > 0 && args[0] == "ort")
