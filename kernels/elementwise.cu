@@ -72,19 +72,18 @@ extern "C" __global__ void activation_backward_bf16(const bf16* dy, const bf16* 
     activation_backward(dy, saved, dx, n, activation);
 }
 
-// x, y (n): y = x · (kept ? keep : 0), element indices 0..n-1 (dropout.cuh). y may alias x. The backward is
+// x, y (n): y = dropout(x) with probability p, element indices 0..n-1 (dropout.cuh). y may alias x. The backward is
 // this kernel on the gradient with the same seed.
 template <class T>
-__device__ void dropout(const T* x, T* y, long long n, const int* seed, unsigned threshold, float keep) {
-    const unsigned long long s = dropout_seed(seed);
-    for (long long i = grid_thread(); i < n; i += grid_threads())
-        y[i] = from_float<T>(to_float(x[i]) * dropout_factor(s, i, threshold, keep));
+__device__ void dropout(const T* x, T* y, long long n, float p, const int* seeds, int seed_index) {
+    const Dropout drop = make_dropout(p, seeds, seed_index);
+    for (long long i = grid_thread(); i < n; i += grid_threads()) y[i] = from_float<T>(drop.apply(to_float(x[i]), i));
 }
-extern "C" __global__ void dropout_f32(const float* x, float* y, long long n, const int* seed, unsigned threshold, float keep) {
-    dropout(x, y, n, seed, threshold, keep);
+extern "C" __global__ void dropout_f32(const float* x, float* y, long long n, float p, const int* seeds, int seed_index) {
+    dropout(x, y, n, p, seeds, seed_index);
 }
-extern "C" __global__ void dropout_bf16(const bf16* x, bf16* y, long long n, const int* seed, unsigned threshold, float keep) {
-    dropout(x, y, n, seed, threshold, keep);
+extern "C" __global__ void dropout_bf16(const bf16* x, bf16* y, long long n, float p, const int* seeds, int seed_index) {
+    dropout(x, y, n, p, seeds, seed_index);
 }
 
 // dy (rows, cols) -> db (cols): db (+)= column sums, each summed in double over the rows in order (one thread per

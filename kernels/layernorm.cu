@@ -19,9 +19,9 @@ template <class T> __device__ __forceinline__ float normalize(float x, float mea
 template <class T>
 __device__ void embed_layernorm(T* out, const int* ids, const int* positions, const int* types, const T* word, const T* position,
                                 const T* type, const T* gamma, const T* beta, int rows, int cols, float eps,
-                                const int* seed, unsigned threshold, float keep) {
+                                float p, const int* seeds, int seed_index) {
     const int lane = lane_id();
-    const unsigned long long s = threshold ? dropout_seed(seed) : 0;
+    const Dropout drop = make_dropout(p, seeds, seed_index);
     for (long long r = grid_warp(); r < rows; r += grid_warps()) {
         const T* w = word + static_cast<long long>(ids[r]) * cols;
         const T* p = position + static_cast<long long>(positions[r]) * cols;
@@ -38,20 +38,20 @@ __device__ void embed_layernorm(T* out, const int* ids, const int* positions, co
         T* o = out + r * cols;
         for (int c = lane; c < cols; c += 32) {
             float y = normalize(to_float(w[c]) + to_float(p[c]) + to_float(t[c]), mean, rstd, gamma, beta, c);
-            if (threshold) y *= dropout_factor(s, r * cols + c, threshold, keep);
+            y = drop.apply(y, r * cols + c);
             o[c] = from_float<T>(y);
         }
     }
 }
 extern "C" __global__ void embed_layernorm_f32(float* out, const int* ids, const int* positions, const int* types, const float* word,
                                                const float* position, const float* type, const float* gamma, const float* beta,
-                                               int rows, int cols, float eps, const int* seed, unsigned threshold, float keep) {
-    embed_layernorm(out, ids, positions, types, word, position, type, gamma, beta, rows, cols, eps, seed, threshold, keep);
+                                               int rows, int cols, float eps, float p, const int* seeds, int seed_index) {
+    embed_layernorm(out, ids, positions, types, word, position, type, gamma, beta, rows, cols, eps, p, seeds, seed_index);
 }
 extern "C" __global__ void embed_layernorm_bf16(bf16* out, const int* ids, const int* positions, const int* types, const bf16* word,
                                                 const bf16* position, const bf16* type, const bf16* gamma, const bf16* beta,
-                                                int rows, int cols, float eps, const int* seed, unsigned threshold, float keep) {
-    embed_layernorm(out, ids, positions, types, word, position, type, gamma, beta, rows, cols, eps, seed, threshold, keep);
+                                                int rows, int cols, float eps, float p, const int* seeds, int seed_index) {
+    embed_layernorm(out, ids, positions, types, word, position, type, gamma, beta, rows, cols, eps, p, seeds, seed_index);
 }
 
 // branch, residual (rows, cols), bias, gamma, beta (cols) -> sum, out (rows, cols); mean, rstd (rows) fp32:
@@ -60,15 +60,15 @@ extern "C" __global__ void embed_layernorm_bf16(bf16* out, const int* ids, const
 template <class T>
 __device__ void residual_layernorm(T* sum, T* out, float* mean_out, float* rstd_out, const T* branch, const T* bias, const T* residual,
                                    const T* gamma, const T* beta, int rows, int cols, float eps,
-                                   const int* seed, unsigned threshold, float keep) {
+                                   float p, const int* seeds, int seed_index) {
     const int lane = lane_id();
-    const unsigned long long s = threshold ? dropout_seed(seed) : 0;
+    const Dropout drop = make_dropout(p, seeds, seed_index);
     for (long long r = grid_warp(); r < rows; r += grid_warps()) {
         const long long at = r * cols;
         float total = 0;
         for (int c = lane; c < cols; c += 32) {
             float x = to_float(branch[at + c]) + to_float(bias[c]);
-            if (threshold) x *= dropout_factor(s, at + c, threshold, keep);
+            x = drop.apply(x, at + c);
             const T stored = from_float<T>(x + to_float(residual[at + c]));
             sum[at + c] = stored;
             total += to_float(stored);
@@ -89,13 +89,13 @@ __device__ void residual_layernorm(T* sum, T* out, float* mean_out, float* rstd_
 }
 extern "C" __global__ void residual_layernorm_f32(float* sum, float* out, float* mean, float* rstd, const float* branch, const float* bias,
                                                   const float* residual, const float* gamma, const float* beta, int rows, int cols, float eps,
-                                                  const int* seed, unsigned threshold, float keep) {
-    residual_layernorm(sum, out, mean, rstd, branch, bias, residual, gamma, beta, rows, cols, eps, seed, threshold, keep);
+                                                  float p, const int* seeds, int seed_index) {
+    residual_layernorm(sum, out, mean, rstd, branch, bias, residual, gamma, beta, rows, cols, eps, p, seeds, seed_index);
 }
 extern "C" __global__ void residual_layernorm_bf16(bf16* sum, bf16* out, float* mean, float* rstd, const bf16* branch, const bf16* bias,
                                                    const bf16* residual, const bf16* gamma, const bf16* beta, int rows, int cols, float eps,
-                                                   const int* seed, unsigned threshold, float keep) {
-    residual_layernorm(sum, out, mean, rstd, branch, bias, residual, gamma, beta, rows, cols, eps, seed, threshold, keep);
+                                                   float p, const int* seeds, int seed_index) {
+    residual_layernorm(sum, out, mean, rstd, branch, bias, residual, gamma, beta, rows, cols, eps, p, seeds, seed_index);
 }
 
 // d_out, sum (rows, cols), gamma (cols), mean, rstd (rows) -> d_residual (rows, cols; may be null), d_branch (rows, cols):
@@ -103,9 +103,9 @@ extern "C" __global__ void residual_layernorm_bf16(bf16* sum, bf16* out, float* 
 // d_residual = d_sum, d_branch = d_sum · the forward's dropout mask.
 template <class T>
 __device__ void residual_layernorm_backward(T* d_residual, T* d_branch, const T* d_out, const T* sum, const T* gamma, const float* mean,
-                                            const float* rstd, int rows, int cols, const int* seed, unsigned threshold, float keep) {
+                                            const float* rstd, int rows, int cols, float p, const int* seeds, int seed_index) {
     const int lane = lane_id();
-    const unsigned long long s = threshold ? dropout_seed(seed) : 0;
+    const Dropout drop = make_dropout(p, seeds, seed_index);
     for (long long r = grid_warp(); r < rows; r += grid_warps()) {
         const long long at = r * cols;
         const float m = mean[r], rs = rstd[r];
@@ -121,17 +121,17 @@ __device__ void residual_layernorm_backward(T* d_residual, T* d_branch, const T*
             const float x_hat = (to_float(sum[at + c]) - m) * rs;
             const float d = rs * (g - mean_g - x_hat * mean_gx);
             if (d_residual) d_residual[at + c] = from_float<T>(d);
-            d_branch[at + c] = from_float<T>(threshold ? d * dropout_factor(s, at + c, threshold, keep) : d);
+            d_branch[at + c] = from_float<T>(drop.apply(d, at + c));
         }
     }
 }
 extern "C" __global__ void residual_layernorm_backward_f32(float* d_residual, float* d_branch, const float* d_out, const float* sum,
                                                            const float* gamma, const float* mean, const float* rstd, int rows, int cols,
-                                                           const int* seed, unsigned threshold, float keep) {
-    residual_layernorm_backward(d_residual, d_branch, d_out, sum, gamma, mean, rstd, rows, cols, seed, threshold, keep);
+                                                           float p, const int* seeds, int seed_index) {
+    residual_layernorm_backward(d_residual, d_branch, d_out, sum, gamma, mean, rstd, rows, cols, p, seeds, seed_index);
 }
 extern "C" __global__ void residual_layernorm_backward_bf16(bf16* d_residual, bf16* d_branch, const bf16* d_out, const bf16* sum,
                                                             const bf16* gamma, const float* mean, const float* rstd, int rows, int cols,
-                                                            const int* seed, unsigned threshold, float keep) {
-    residual_layernorm_backward(d_residual, d_branch, d_out, sum, gamma, mean, rstd, rows, cols, seed, threshold, keep);
+                                                            float p, const int* seeds, int seed_index) {
+    residual_layernorm_backward(d_residual, d_branch, d_out, sum, gamma, mean, rstd, rows, cols, p, seeds, seed_index);
 }

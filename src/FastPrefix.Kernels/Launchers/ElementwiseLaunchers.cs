@@ -44,13 +44,13 @@ public static class ElementwiseLaunchers
         device.Launch(device.Kernel("activation_backward" + GridStride.Suffix(type)), GridStride.Threads(device, count, BlockSize), args);
     }
 
-    /// <summary>y = x · mask over <paramref name="count"/> elements (indices 0..count-1); also the backward, on the gradient.</summary>
-    public static void Dropout(IGpuDevice device, ElementType type, DevicePtr x, DevicePtr y, long count, DropoutMask mask)
+    /// <summary>y = dropout(x) over <paramref name="count"/> elements (indices 0..count-1); also the backward, on the gradient.</summary>
+    public static void Dropout(IGpuDevice device, ElementType type, DevicePtr x, DevicePtr y, long count, DropoutSite dropout)
     {
         if (count <= 0) return;
         var args = new KernelArgs();
         args.Add(x).Add(y).Add(count);
-        mask.AddTo(ref args);
+        dropout.AddTo(ref args);
         device.Launch(device.Kernel("dropout" + GridStride.Suffix(type)), GridStride.Threads(device, count, BlockSize), args);
     }
 

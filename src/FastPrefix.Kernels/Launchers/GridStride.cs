@@ -29,15 +29,14 @@ internal static class GridStride
 }
 
 /// <summary>
-/// A dropout mask as kernels read it (kernels/dropout.cuh): the step's seed on the device (two ints), the keep
-/// threshold on the hash's 24 bits (FastPrefix.Backends.DropoutHash.Threshold) and the scale of kept elements.
+/// A dropout site as kernels take it (kernels/dropout.cuh): probability <see cref="P"/> (0: none, the seed is then never
+/// read) and the step's seed on the device, ints [2·SeedIndex, 2·SeedIndex + 1] of <see cref="Seeds"/>.
 /// </summary>
-public readonly record struct DropoutMask(DevicePtr Seed, uint Threshold, float Keep)
+public readonly record struct DropoutSite(float P, DevicePtr Seeds, int SeedIndex)
 {
-    /// <summary>No dropout: every element kept unscaled (the kernels then never read the seed).</summary>
-    public static DropoutMask None => new(DevicePtr.Null, 0, 1f);
+    public static DropoutSite None => new(0f, DevicePtr.Null, 0);
 
-    internal void AddTo(ref KernelArgs args) => args.Add(Seed).Add(Threshold).Add(Keep);
+    internal void AddTo(ref KernelArgs args) => args.Add(P).Add(Seeds).Add(SeedIndex);
 }
 
 /// <summary>Activations of kernels/elementwise.cu (FastPrefix.Backends.Activation has the same order).</summary>
