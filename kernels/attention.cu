@@ -21,7 +21,7 @@
 // - One thread owns one query row (forward, dq) or one key column (dk, dv), on CUDA cores. Its vectors live in
 //   arrays of DMAX ≥ D (a template parameter: 32, 64 or 128, so they stay in registers) and the shared tiles are zero
 //   beyond D, so the loops over a vector run to DMAX without tests; its scores for the current tile live in shared
-//   memory, one column per thread (unrolling them into registers made NVRTC take minutes per file). The two tile
+//   memory, one column per thread (unrolled into registers, they made NVRTC take 80 s for this file). The two tile
 //   products — a vector against every row of a tile, and a weighted sum of a tile's rows — are the device functions
 //   a tensor-core version replaces.
 #include "common.cuh"
@@ -44,6 +44,8 @@ template <int DMAX> struct Tiles {
 enum ColumnState : int { Attended = 0, Padded = 1 };
 
 // ---- the two tile products ----
+// Written as a * b + c, not fmaf: NVRTC contracts them into FMAs all the same, while the simulator's host build
+// (no -mfma) would call libm's fmaf for every one, several times slower.
 
 // out[r · stride] = x · tile[r] for the tile's first `rows` rows (tile: rows × DMAX, row-major, in shared memory).
 template <int DMAX>
@@ -53,7 +55,7 @@ __device__ __forceinline__ void dot_tile(float* out, int stride, const float* x,
     for (int r = 0; r < rows; ++r) {
         float sum = 0.0f;
 #pragma unroll
-        for (int d = 0; d < DMAX; ++d) sum = fmaf(x[d], tile[r * DMAX + d], sum);
+        for (int d = 0; d < DMAX; ++d) sum += x[d] * tile[r * DMAX + d];
         out[r * stride] = sum;
     }
 }
@@ -66,7 +68,7 @@ __device__ __forceinline__ void accumulate_tile(float (&acc)[DMAX], const float*
     for (int r = 0; r < rows; ++r) {
         const float w = weights[r * stride];
 #pragma unroll
-        for (int d = 0; d < DMAX; ++d) acc[d] = fmaf(w, tile[r * DMAX + d], acc[d]);
+        for (int d = 0; d < DMAX; ++d) acc[d] += w * tile[r * DMAX + d];
     }
 }
 
@@ -265,7 +267,7 @@ __device__ void attention_backward_dq(const Act* qkv, const float* bank, const i
         const Act* o = context + g.context_offset(b, i, h);
 #pragma unroll
         for (int d = 0; d < DMAX; ++d)
-            if (d < g.head_dim) row_delta = fmaf(dout[d], to_float(o[d]), row_delta);
+            if (d < g.head_dim) row_delta += dout[d] * to_float(o[d]);
         delta[stat] = row_delta;
         row_lse = lse[stat];
     }
@@ -311,8 +313,9 @@ __device__ void attention_backward_dkv(const Act* qkv, const float* bank, const 
     float* s = scores + threadIdx.x;        // this thread's k·q, then the kept probability, of query r at [r · ColumnsPerBlock]
     float* dp = value_grads + threadIdx.x;  // its v·dO, then dScore
     const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads;
-    const bool prefix = static_cast<int>(blockIdx.y) < prefix_tiles;
-    const int first = (prefix ? blockIdx.y : blockIdx.y - prefix_tiles) * ColumnsPerBlock;   // prefix position or token
+    const int tile = blockIdx.y;
+    const bool prefix = tile < prefix_tiles;
+    const int first = (prefix ? tile : tile - prefix_tiles) * ColumnsPerBlock;   // first prefix position or token of the tile
     const int count = min(ColumnsPerBlock, (prefix ? g.prefix_len : g.seq) - first);
     const int column = threadIdx.x;
     const bool active = column < count;
