@@ -74,6 +74,33 @@ public class AttentionKernelTests
     }
 
     [Fact]
+    public void Without_a_bank_gradient_dqkv_is_the_same_and_nothing_else_is_written()
+    {
+        using var gpu = Open("cuda-sim");
+        var c = Cases["T37-P3-padded-row-dropout"];
+        var inputs = Inputs.Create(c, ElementType.F32, seed: 3);
+        var withBank = RunDevice(gpu, c, ElementType.F32, inputs);
+        var withoutBank = RunDevice(gpu, c, ElementType.F32, inputs, bankGradient: false);
+        Assert.True(withBank.DQkv.AsSpan().SequenceEqual(withoutBank.DQkv), "dQkv changed when dBank is Null");
+        Assert.True(inputs.DBankStart.AsSpan().SequenceEqual(withoutBank.DBank), "dBank was written although Null was passed");
+    }
+
+    [Fact]
+    public void Results_do_not_depend_on_how_the_simulator_schedules_blocks()
+    {
+        if (!SimLibraryBuilder.IsCompilerAvailable(out var reason)) Assert.Skip(reason);
+        using var serial = new SimDevice(null, new SimDeviceOptions { HostThreads = 1 });
+        using var parallel = new SimDevice(null, new SimDeviceOptions { HostThreads = 3 });
+        var c = Cases["T37-P1-adapters-slot1"];
+        var inputs = Inputs.Create(c, ElementType.BF16, seed: 4);
+        var one = RunDevice(serial, c, ElementType.BF16, inputs);
+        var three = RunDevice(parallel, c, ElementType.BF16, inputs);
+        Assert.True(one.Context.AsSpan().SequenceEqual(three.Context) && one.Lse.AsSpan().SequenceEqual(three.Lse) &&
+                    one.DQkv.AsSpan().SequenceEqual(three.DQkv) && one.DBank.AsSpan().SequenceEqual(three.DBank),
+            "1 and 3 host threads gave different bits");
+    }
+
+    [Fact]
     public void Shapes_the_kernels_cannot_run_are_refused_naming_the_problem()
     {
         var s = new AttentionShape(2, 5, 2, 129, 0, 1, 0);
@@ -150,7 +177,7 @@ public class AttentionKernelTests
         return new Results(Down(context), Down(state), [], Down(dQkv), Down(dBank));
     }
 
-    static Results RunDevice(IGpuDevice gpu, Case c, ElementType act, Inputs x)
+    static Results RunDevice(IGpuDevice gpu, Case c, ElementType act, Inputs x, bool bankGradient = true)
     {
         var s = new AttentionShape(c.Batch, c.Seq, c.Heads, c.HeadDim, c.PrefixLen, c.Layers, c.Slot);
         int C = c.Heads * c.HeadDim;
@@ -172,7 +199,7 @@ public class AttentionKernelTests
         AttentionLaunchers.Forward(gpu, act, s, qkv.Pointer, bankPointer, rowAdapter.Pointer, mask.Pointer, context.Pointer, lse.Pointer,
             c.Dropout, seeds.Pointer, Inputs.SeedIndex);
         AttentionLaunchers.Backward(gpu, act, s, qkv.Pointer, bankPointer, rowAdapter.Pointer, mask.Pointer, context.Pointer, lse.Pointer,
-            dContext.Pointer, dQkv.Pointer, c.PrefixLen > 0 ? dBank.Pointer : DevicePtr.Null, c.Dropout, seeds.Pointer, Inputs.SeedIndex,
+            dContext.Pointer, dQkv.Pointer, c.PrefixLen > 0 && bankGradient ? dBank.Pointer : DevicePtr.Null, c.Dropout, seeds.Pointer, Inputs.SeedIndex,
             workspace.Pointer);
         gpu.Synchronize();
         return new Results(DownloadActivation(gpu, act, context.Pointer, rows * C), [], Download<float>(gpu, lse.Pointer, rows * c.Heads),
