@@ -172,6 +172,53 @@ __device__ __forceinline__ int key_tile_count(const Geometry& g, int start)
     return start < g.prefix_len ? min(KEYS, g.prefix_len - start) : min(KEYS, g.columns() - start);
 }
 
+// What a thread of the query-row kernels (forward, dq) works on: batch row b, head h, query i (active when i < T).
+struct QueryRow {
+    int b, h, i, adapter;
+    bool active;
+    const int* mask_row;
+    float scale, padded;      // 1/√D; the score of padded columns (padded_score)
+    Dropout dropout;
+    long long dropout_row;    // dropout element of column 0
+    long long stat;           // index of lse and delta
+};
+
+// Every thread of the block must call it (padded_score may hold a barrier). Grid (B·H, ⌈T / RowsPerBlock⌉).
+__device__ __forceinline__ QueryRow query_row(const Geometry& g, const int* row_adapter, const int* mask, float dropout_p,
+                                              const int* seeds, int seed_index)
+{
+    QueryRow row;
+    row.b = blockIdx.x / g.heads;
+    row.h = blockIdx.x % g.heads;
+    row.i = blockIdx.y * blockDim.x + threadIdx.x;
+    row.active = row.i < g.seq;
+    row.adapter = g.prefix_len > 0 ? row_adapter[row.b] : 0;
+    row.mask_row = mask + static_cast<long long>(row.b) * g.seq;
+    row.scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
+    row.padded = padded_score(row.mask_row, g.seq, g.prefix_len);
+    row.dropout = make_dropout(dropout_p, seeds, seed_index);
+    row.dropout_row = g.dropout_row(row.b, row.h, row.active ? row.i : 0);
+    row.stat = (static_cast<long long>(row.b) * g.heads + row.h) * g.seq + row.i;
+    return row;
+}
+
+// Walks the key tiles of the row's (b, h) — the prefix tiles, then the token tiles — loading each into keys, values
+// and states, and calls visit(start, count) for active rows between the barriers. Every thread of the block calls it.
+template <int KEYS, int DMAX, class Act, class Visit>
+__device__ __forceinline__ void for_each_key_tile(const Geometry& g, const QueryRow& row, const Act* qkv, const float* bank,
+                                                  float* keys, float* values, int* states, Visit visit)
+{
+    for (int start = 0; start < g.columns();) {
+        const int count = key_tile_count<KEYS>(g, start);
+        load_key_tile<KEYS, DMAX>(keys, values, g, qkv, bank, row.adapter, row.b, row.h, start, count);
+        load_column_states(states, start, count, g.prefix_len, row.mask_row);
+        __syncthreads();
+        if (row.active) visit(start, count);
+        __syncthreads();
+        start += count;
+    }
+}
+
 // ---- forward ----
 
 // context (B·T, H·D), lse (B·H·T) from qkv and the prefix. Grid (B·H, ⌈T / 64⌉), 64 threads: one query row each.
@@ -183,55 +230,39 @@ __device__ void attention_forward(const Act* qkv, const float* bank, const int* 
     __shared__ float keys[KEYS * DMAX], values[KEYS * DMAX], scores[KEYS * RowsPerBlock];
     __shared__ int states[KEYS];
     float* s = scores + threadIdx.x;   // this thread's scores, then weights, of the tile: key c at s[c · RowsPerBlock]
-    const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads;
-    const int i = blockIdx.y * blockDim.x + threadIdx.x;
-    const bool active = i < g.seq;
-    const int* mask_row = mask + static_cast<long long>(b) * g.seq;
-    const int adapter = g.prefix_len > 0 ? row_adapter[b] : 0;
-    const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
-    const float padded = padded_score(mask_row, g.seq, g.prefix_len);
-    const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
-    const long long dropout_row = g.dropout_row(b, h, active ? i : 0);
+    const QueryRow row = query_row(g, row_adapter, mask, dropout_p, seeds, seed_index);
 
     float q[DMAX], o[DMAX];
-    if (active) load_vector(q, qkv + g.qkv_offset(b, i, 0, h), g.head_dim);
+    if (row.active) load_vector(q, qkv + g.qkv_offset(row.b, row.i, 0, row.h), g.head_dim);
 #pragma unroll
     for (int d = 0; d < DMAX; ++d) o[d] = 0.0f;
     float m = negative_infinity(), l = 0.0f;   // running max and sum of exp(score - m)
 
-    for (int start = 0; start < g.columns();) {
-        const int count = key_tile_count<KEYS>(g, start);
-        load_key_tile<KEYS, DMAX>(keys, values, g, qkv, bank, adapter, b, h, start, count);
-        load_column_states(states, start, count, g.prefix_len, mask_row);
-        __syncthreads();
-        if (active) {
-            dot_tile<DMAX>(s, RowsPerBlock, q, keys, count);
-            float tile_max = negative_infinity();
-            for (int c = 0; c < count; ++c) {
-                const float score = states[c] == Attended ? s[c * RowsPerBlock] * scale : padded;
-                s[c * RowsPerBlock] = score;
-                tile_max = fmaxf(tile_max, score);
-            }
-            const float m_new = fmaxf(m, tile_max);
-            const float base = m_new == negative_infinity() ? 0.0f : m_new;   // nothing attended yet: keep exps at 0, not NaN
-            const float rescale = expf(m - base);
-            l *= rescale;
-#pragma unroll
-            for (int d = 0; d < DMAX; ++d) o[d] *= rescale;
-            for (int c = 0; c < count; ++c) {
-                const float p = expf(s[c * RowsPerBlock] - base);
-                l += p;
-                s[c * RowsPerBlock] = dropout.keeps(dropout_row + start + c) ? p : 0.0f;
-            }
-            accumulate_tile<DMAX>(o, s, RowsPerBlock, values, count);
-            m = m_new;
+    for_each_key_tile<KEYS, DMAX>(g, row, qkv, bank, keys, values, states, [&](int start, int count) {
+        dot_tile<DMAX>(s, RowsPerBlock, q, keys, count);
+        float tile_max = negative_infinity();
+        for (int c = 0; c < count; ++c) {
+            const float score = states[c] == Attended ? s[c * RowsPerBlock] * row.scale : row.padded;
+            s[c * RowsPerBlock] = score;
+            tile_max = fmaxf(tile_max, score);
         }
-        __syncthreads();
-        start += count;
-    }
-    if (!active) return;
-    store_vector(context + g.context_offset(b, i, h), o, dropout.scale / l, g.head_dim);
-    lse[(static_cast<long long>(b) * g.heads + h) * g.seq + i] = m + logf(l);
+        const float m_new = fmaxf(m, tile_max);
+        const float base = m_new == negative_infinity() ? 0.0f : m_new;   // nothing attended yet: keep exps at 0, not NaN
+        const float rescale = expf(m - base);
+        l *= rescale;
+#pragma unroll
+        for (int d = 0; d < DMAX; ++d) o[d] *= rescale;
+        for (int c = 0; c < count; ++c) {
+            const float p = expf(s[c * RowsPerBlock] - base);
+            l += p;
+            s[c * RowsPerBlock] = row.dropout.keeps(row.dropout_row + start + c) ? p : 0.0f;
+        }
+        accumulate_tile<DMAX>(o, s, RowsPerBlock, values, count);
+        m = m_new;
+    });
+    if (!row.active) return;
+    store_vector(context + g.context_offset(row.b, row.i, row.h), o, row.dropout.scale / l, g.head_dim);
+    lse[row.stat] = m + logf(l);
 }
 
 // ---- backward ----
@@ -248,54 +279,37 @@ __device__ void attention_backward_dq(const Act* qkv, const float* bank, const i
     __shared__ int states[KEYS];
     float* s = scores + threadIdx.x;        // this thread's q·k, then dScore, of key c at [c · RowsPerBlock]
     float* dp = value_grads + threadIdx.x;  // and its dO·v
-    const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads;
-    const int i = blockIdx.y * blockDim.x + threadIdx.x;
-    const bool active = i < g.seq;
-    const int* mask_row = mask + static_cast<long long>(b) * g.seq;
-    const int adapter = g.prefix_len > 0 ? row_adapter[b] : 0;
-    const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
-    const float padded = padded_score(mask_row, g.seq, g.prefix_len);
-    const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
-    const long long dropout_row = g.dropout_row(b, h, active ? i : 0);
-    const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i;
+    const QueryRow row = query_row(g, row_adapter, mask, dropout_p, seeds, seed_index);
 
     float q[DMAX], dout[DMAX], dq[DMAX];
     float row_lse = 0.0f, row_delta = 0.0f;
-    if (active) {
-        load_vector(q, qkv + g.qkv_offset(b, i, 0, h), g.head_dim);
-        load_vector(dout, dcontext + g.context_offset(b, i, h), g.head_dim);
-        const Act* o = context + g.context_offset(b, i, h);
+    if (row.active) {
+        load_vector(q, qkv + g.qkv_offset(row.b, row.i, 0, row.h), g.head_dim);
+        load_vector(dout, dcontext + g.context_offset(row.b, row.i, row.h), g.head_dim);
+        const Act* o = context + g.context_offset(row.b, row.i, row.h);
 #pragma unroll
         for (int d = 0; d < DMAX; ++d)
             if (d < g.head_dim) row_delta += dout[d] * to_float(o[d]);
-        delta[stat] = row_delta;
-        row_lse = lse[stat];
+        delta[row.stat] = row_delta;
+        row_lse = lse[row.stat];
     }
 #pragma unroll
     for (int d = 0; d < DMAX; ++d) dq[d] = 0.0f;
 
-    for (int start = 0; start < g.columns();) {
-        const int count = key_tile_count<KEYS>(g, start);
-        load_key_tile<KEYS, DMAX>(keys, values, g, qkv, bank, adapter, b, h, start, count);
-        load_column_states(states, start, count, g.prefix_len, mask_row);
-        __syncthreads();
-        if (active) {
-            dot_tile<DMAX>(s, RowsPerBlock, q, keys, count);
-            dot_tile<DMAX>(dp, RowsPerBlock, dout, values, count);
-            for (int c = 0; c < count; ++c) {
-                const bool attended = states[c] == Attended;
-                const float p = expf((attended ? s[c * RowsPerBlock] * scale : padded) - row_lse);
-                // dScore = p (dP − delta) / √D, dP taken through the dropout mask; padded columns carry no gradient
-                const float dp_kept = dropout.apply(dp[c * RowsPerBlock], dropout_row + start + c);
-                s[c * RowsPerBlock] = attended ? p * (dp_kept - row_delta) * scale : 0.0f;
-            }
-            accumulate_tile<DMAX>(dq, s, RowsPerBlock, keys, count);
+    for_each_key_tile<KEYS, DMAX>(g, row, qkv, bank, keys, values, states, [&](int start, int count) {
+        dot_tile<DMAX>(s, RowsPerBlock, q, keys, count);
+        dot_tile<DMAX>(dp, RowsPerBlock, dout, values, count);
+        for (int c = 0; c < count; ++c) {
+            const bool attended = states[c] == Attended;
+            const float p = expf((attended ? s[c * RowsPerBlock] * row.scale : row.padded) - row_lse);
+            // dScore = p (dP − delta) / √D, dP taken through the dropout mask; padded columns carry no gradient
+            const float dp_kept = row.dropout.apply(dp[c * RowsPerBlock], row.dropout_row + start + c);
+            s[c * RowsPerBlock] = attended ? p * (dp_kept - row_delta) * row.scale : 0.0f;
         }
-        __syncthreads();
-        start += count;
-    }
-    if (!active) return;
-    store_vector(dqkv + g.qkv_offset(b, i, 0, h), dq, 1.0f, g.head_dim);
+        accumulate_tile<DMAX>(dq, s, RowsPerBlock, keys, count);
+    });
+    if (!row.active) return;
+    store_vector(dqkv + g.qkv_offset(row.b, row.i, 0, row.h), dq, 1.0f, g.head_dim);
 }
 
 // The key-column half: dk, dv of token columns into dQkv's k and v columns (overwritten); of prefix columns (when
