@@ -271,7 +271,8 @@ public class AttentionKernelTests
         return values;
     }
 
-    /// <summary>|actual − expected| ≤ tolerance · max |expected| everywhere (NaN fails); the message names the worst element.</summary>
+    /// <summary>|actual − expected| ≤ tolerance · max |expected| everywhere (NaN fails); the message names the worst element.
+    /// The largest error relative to that maximum goes to the test output, to see the margin.</summary>
     static void AssertClose(string what, float[] expected, float[] actual, float tolerance)
     {
         Assert.Equal(expected.Length, actual.Length);
@@ -284,6 +285,8 @@ public class AttentionKernelTests
             double error = Math.Abs((double)actual[i] - expected[i]);
             if (!(error <= limit) && (worst < 0 || !(error <= worstError))) (worst, worstError) = (i, error);
         }
+        double largestError = expected.Length == 0 ? 0 : expected.Zip(actual, (e, a) => Math.Abs((double)a - e)).Max();
+        TestContext.Current.TestOutputHelper?.WriteLine($"{what}: largest error {largestError / Math.Max(largest, 1e-30):g3} of the largest value");
         if (worst >= 0)
             Assert.Fail($"{what}: element {worst} is {actual[worst]}, expected {expected[worst]} (error {worstError:g3} > {limit:g3} = {tolerance:g1} × largest {largest:g4})");
     }
