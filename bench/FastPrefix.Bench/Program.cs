@@ -13,7 +13,9 @@ namespace FastPrefix.Bench;
 /// <c>-- ort [rounds]</c> times CPU inference side by side with ONNX Runtime on all-MiniLM-L6-v2 and prints the ratio;
 /// <c>-- serve-load [--clients N] [--adapters K] [--seconds S] [--rounds R] [--device D]</c> loads the HTTP server over loopback,
 /// mixed-adapter batching against one adapter per pass (bench/RESULTS.md);
-/// <c>-- sim-report [rounds]</c> measures the simulated GPU device (fiber switches, a block reduction, a conversion).
+/// <c>-- sim-report [rounds]</c> measures the simulated GPU device (fiber switches, a block reduction, a conversion);
+/// <c>-- sim-attention [rounds] [peer.cu]</c> times the attention kernels on the simulated GPU at the small-bert-a fixture's
+/// shapes, alternating with an earlier attention.cu when given.
 /// </summary>
 public static class Program
 {
@@ -32,6 +34,11 @@ public static class Program
         if (args.Length > 0 && args[0] == "sim-report")
         {
             SimReport.Run(args.Length > 1 ? int.Parse(args[1]) : 0);
+            return;
+        }
+        if (args.Length > 0 && args[0] == "sim-attention")
+        {
+            SimAttention.Run(args.Length > 1 ? int.Parse(args[1]) : 0, args.Length > 2 ? args[2] : null);
             return;
         }
         if (args.Length > 0 && args[0] == "ort")

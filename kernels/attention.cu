@@ -1,0 +1,464 @@
+// attention.cu — prefix attention (P-Tuning v2), forward and backward, in the FlashAttention-2 style.
+//
+// Shapes (AttentionLaunchers): qkv (B·T, 3·H·D) = q | k | v, head h at columns h·D of each part; context (B·T, H·D);
+// bank (A, Lp, 2, H, P, D) fp32, batch row b reading adapter rowAdapter[b] at layer slot `slot`; mask (B·T) int,
+// 0 = padding; lse (B·H·T) fp32 at (b·H + h)·T + i. The key columns of a query are the P prefix keys, then the T
+// token keys: column P + j is token j. The prefix is read in place from the bank, never concatenated.
+//
+// Conventions (CpuBackend.Attention is the reference):
+// - score = q·k / √D. Padded token columns get probability 0; prefix columns are always attended to. A batch row with
+//   nothing to attend to (P = 0, every token padded) gets uniform weights over its T token columns: its padded columns
+//   score 0 instead of -inf, which is what the reference's additive float minimum amounts to.
+// - Dropout on the probabilities (dropout.cuh) at element ((b·H + h)·T + i)·(P + T) + column; the backward
+//   regenerates the mask.
+// - The forward keeps only lse = log Σ exp(score) per (b, h, i); the backward recomputes the probabilities from q, k
+//   and lse, with delta = rowsum(dO ∘ O).
+// - Gradients: dQkv is overwritten, each element by exactly one thread (dq by the query-row kernel, dk and dv by the
+//   key-column kernel). dBank accumulates (+=) deterministically: every batch row's prefix gradient goes to the
+//   workspace, then one thread per bank element adds them in batch-row order. No float atomics anywhere, so a run
+//   repeats bit for bit.
+// - qkv, context, dContext and dQkv are float or bf16; everything else, and all arithmetic, is fp32.
+// - One thread owns one query row (forward, dq) or one key column (dk, dv), on CUDA cores. Its vectors live in
+//   arrays of DMAX ≥ D (a template parameter: 32, 64 or 128, so they stay in registers) and the shared tiles are zero
+//   beyond D, so the loops over a vector run to DMAX without tests; its scores for the current tile live in shared
+//   memory, one column per thread (unrolled into registers, they made NVRTC take 80 s for this file). The two tile
+//   products — a vector against every row of a tile, and a weighted sum of a tile's rows — are the device functions
+//   a tensor-core version replaces.
+#include "common.cuh"
+#include "dropout.cuh"
+
+namespace {
+
+// Threads per block; the launchers use the same numbers. 64 query rows cover a typical sequence in two blocks,
+// 32 key columns keep the dk/dv kernel's own keys and values (shared, padded) near 17 KiB at DMAX 64.
+constexpr int RowsPerBlock = 64;
+constexpr int ColumnsPerBlock = 32;
+
+// Rows of the shared tiles each kernel walks through: every block stays within 48 KiB of static shared memory.
+template <int DMAX> struct Tiles {
+    static constexpr int Keys = DMAX <= 64 ? 32 : 16;      // forward and dq: keys and values, plus 1 or 2 scores per thread and key
+    static constexpr int Queries = DMAX <= 64 ? 16 : 8;    // dk/dv: queries and dO, plus 2 scores per thread and query
+};
+
+// What a token column is to a batch row (prefix columns are always attended).
+enum ColumnState : int { Attended = 0, Padded = 1 };
+
+// ---- the two tile products ----
+// Written as a * b + c, not fmaf: NVRTC contracts them into FMAs all the same, while the simulator's host build
+// (no -mfma) would call libm's fmaf for every one, several times slower.
+
+// out[r · stride] = x · tile[r] for the tile's first `rows` rows (tile: rows × DMAX, row-major, in shared memory).
+template <int DMAX>
+__device__ __forceinline__ void dot_tile(float* out, int stride, const float* x, const float* tile, int rows)
+{
+#pragma unroll 1
+    for (int r = 0; r < rows; ++r) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int d = 0; d < DMAX; ++d) sum += x[d] * tile[r * DMAX + d];
+        out[r * stride] = sum;
+    }
+}
+
+// acc += Σ_r weights[r · stride] · tile[r] over the tile's first `rows` rows.
+template <int DMAX>
+__device__ __forceinline__ void accumulate_tile(float (&acc)[DMAX], const float* weights, int stride, const float* tile, int rows)
+{
+#pragma unroll 1
+    for (int r = 0; r < rows; ++r) {
+        const float w = weights[r * stride];
+#pragma unroll
+        for (int d = 0; d < DMAX; ++d) acc[d] += w * tile[r * DMAX + d];
+    }
+}
+
+// ---- addressing and loading ----
+
+struct Geometry {
+    int batch, seq, heads, head_dim, prefix_len, prefix_layers, prefix_slot;
+
+    __device__ __forceinline__ int columns() const { return prefix_len + seq; }
+    __device__ __forceinline__ long long qkv_stride() const { return 3ll * heads * head_dim; }
+    __device__ __forceinline__ long long context_stride() const { return static_cast<long long>(heads) * head_dim; }
+
+    // Element offset of part (0 q, 1 k, 2 v) of head h in token row t of batch row b.
+    __device__ __forceinline__ long long qkv_offset(int b, int t, int part, int h) const {
+        return (static_cast<long long>(b) * seq + t) * qkv_stride() + (static_cast<long long>(part) * heads + h) * head_dim;
+    }
+    __device__ __forceinline__ long long context_offset(int b, int t, int h) const {
+        return (static_cast<long long>(b) * seq + t) * context_stride() + static_cast<long long>(h) * head_dim;
+    }
+    // Elements of one (adapter, layer slot) in the bank: 2 · H · P · D.
+    __device__ __forceinline__ long long prefix_block() const { return 2ll * heads * prefix_len * head_dim; }
+    // Offset of the (P, D) keys (kv 0) or values (kv 1) of head h within one (adapter, slot) block.
+    __device__ __forceinline__ long long prefix_part(int kv, int h) const {
+        return (static_cast<long long>(kv) * heads + h) * prefix_len * head_dim;
+    }
+    __device__ __forceinline__ long long bank_offset(int adapter, int kv, int h) const {
+        return (static_cast<long long>(adapter) * prefix_layers + prefix_slot) * prefix_block() + prefix_part(kv, h);
+    }
+    // Dropout element of (b, h, i, column 0).
+    __device__ __forceinline__ long long dropout_row(int b, int h, int i) const {
+        return ((static_cast<long long>(b) * heads + h) * seq + i) * columns();
+    }
+};
+
+// tile (ROWS × DMAX, row stride `pitch`) = rows [0, count) of `source` (row stride `stride` elements), columns [0, D);
+// zero elsewhere. Every thread of the block takes part.
+template <int ROWS, int DMAX, class Act>
+__device__ __forceinline__ void load_tile(float* tile, int pitch, const Act* source, long long stride, int count, int head_dim)
+{
+    for (int e = threadIdx.x; e < ROWS * DMAX; e += blockDim.x) {
+        const int r = e / DMAX, d = e % DMAX;
+        tile[r * pitch + d] = r < count && d < head_dim ? to_float(source[r * stride + d]) : 0.0f;
+    }
+}
+
+// vector[0, DMAX) = source[0, D), zero beyond.
+template <int DMAX, class Act>
+__device__ __forceinline__ void load_vector(float (&vector)[DMAX], const Act* source, int head_dim)
+{
+#pragma unroll
+    for (int d = 0; d < DMAX; ++d) vector[d] = d < head_dim ? to_float(source[d]) : 0.0f;
+}
+
+// destination[0, D) = factor · vector[0, D). Unrolled over DMAX: indexing the array with a loop variable would move
+// it from registers to local memory.
+template <int DMAX, class Out>
+__device__ __forceinline__ void store_vector(Out* destination, const float (&vector)[DMAX], float factor, int head_dim)
+{
+#pragma unroll
+    for (int d = 0; d < DMAX; ++d)
+        if (d < head_dim) destination[d] = from_float<Out>(vector[d] * factor);
+}
+
+// The score padded token columns get in batch row b: -inf, or 0 when the row has nothing to attend to (P = 0, every
+// token padded), which makes its weights uniform. Every thread of the block must call it (it may hold a barrier).
+__device__ __forceinline__ float padded_score(const int* mask_row, int seq, int prefix_len)
+{
+    if (prefix_len > 0) return negative_infinity();
+    int any = 0;
+    for (int t = threadIdx.x; t < seq; t += blockDim.x) any |= mask_row[t] != 0;
+    return __syncthreads_or(any) ? negative_infinity() : 0.0f;
+}
+
+// The state of the `count` key columns of a tile starting at column `start` (prefix columns first, then tokens).
+__device__ __forceinline__ void load_column_states(int* states, int start, int count, int prefix_len, const int* mask_row)
+{
+    for (int c = threadIdx.x; c < count; c += blockDim.x)
+        states[c] = start + c < prefix_len || mask_row[start + c - prefix_len] != 0 ? Attended : Padded;
+}
+
+// Loads the keys and values of the key tile at `start` (count keys, never straddling prefix and tokens).
+template <int KEYS, int DMAX, class Act>
+__device__ __forceinline__ void load_key_tile(float* keys, float* values, const Geometry& g, const Act* qkv, const float* bank,
+                                              int adapter, int b, int h, int start, int count)
+{
+    if (start < g.prefix_len) {
+        const long long rows = static_cast<long long>(start) * g.head_dim;
+        load_tile<KEYS, DMAX>(keys, DMAX, bank + g.bank_offset(adapter, 0, h) + rows, g.head_dim, count, g.head_dim);
+        load_tile<KEYS, DMAX>(values, DMAX, bank + g.bank_offset(adapter, 1, h) + rows, g.head_dim, count, g.head_dim);
+    } else {
+        const int j = start - g.prefix_len;
+        load_tile<KEYS, DMAX>(keys, DMAX, qkv + g.qkv_offset(b, j, 1, h), g.qkv_stride(), count, g.head_dim);
+        load_tile<KEYS, DMAX>(values, DMAX, qkv + g.qkv_offset(b, j, 2, h), g.qkv_stride(), count, g.head_dim);
+    }
+}
+
+// Keys in the tile at `start`: tiles end where the prefix ends, so none holds both prefix and token keys.
+template <int KEYS>
+__device__ __forceinline__ int key_tile_count(const Geometry& g, int start)
+{
+    return start < g.prefix_len ? min(KEYS, g.prefix_len - start) : min(KEYS, g.columns() - start);
+}
+
+// What a thread of the query-row kernels (forward, dq) works on: batch row b, head h, query i (active when i < T).
+struct QueryRow {
+    int b, h, i, adapter;
+    bool active;
+    const int* mask_row;
+    float scale, padded;      // 1/√D; the score of padded columns (padded_score)
+    Dropout dropout;
+    long long dropout_row;    // dropout element of column 0
+    long long stat;           // index of lse and delta
+};
+
+// Every thread of the block must call it (padded_score may hold a barrier). Grid (B·H, ⌈T / RowsPerBlock⌉).
+__device__ __forceinline__ QueryRow query_row(const Geometry& g, const int* row_adapter, const int* mask, float dropout_p,
+                                              const int* seeds, int seed_index)
+{
+    QueryRow row;
+    row.b = blockIdx.x / g.heads;
+    row.h = blockIdx.x % g.heads;
+    row.i = blockIdx.y * blockDim.x + threadIdx.x;
+    row.active = row.i < g.seq;
+    row.adapter = g.prefix_len > 0 ? row_adapter[row.b] : 0;
+    row.mask_row = mask + static_cast<long long>(row.b) * g.seq;
+    row.scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
+    row.padded = padded_score(row.mask_row, g.seq, g.prefix_len);
+    row.dropout = make_dropout(dropout_p, seeds, seed_index);
+    row.dropout_row = g.dropout_row(row.b, row.h, row.active ? row.i : 0);
+    row.stat = (static_cast<long long>(row.b) * g.heads + row.h) * g.seq + row.i;
+    return row;
+}
+
+// Walks the key tiles of the row's (b, h) — the prefix tiles, then the token tiles — loading each into keys, values
+// and states, and calls visit(start, count) for active rows between the barriers. Every thread of the block calls it.
+template <int KEYS, int DMAX, class Act, class Visit>
+__device__ __forceinline__ void for_each_key_tile(const Geometry& g, const QueryRow& row, const Act* qkv, const float* bank,
+                                                  float* keys, float* values, int* states, Visit visit)
+{
+    for (int start = 0; start < g.columns();) {
+        const int count = key_tile_count<KEYS>(g, start);
+        load_key_tile<KEYS, DMAX>(keys, values, g, qkv, bank, row.adapter, row.b, row.h, start, count);
+        load_column_states(states, start, count, g.prefix_len, row.mask_row);
+        __syncthreads();
+        if (row.active) visit(start, count);
+        __syncthreads();
+        start += count;
+    }
+}
+
+// ---- forward ----
+
+// context (B·T, H·D), lse (B·H·T) from qkv and the prefix. Grid (B·H, ⌈T / 64⌉), 64 threads: one query row each.
+template <class Act, int DMAX>
+__device__ void attention_forward(const Act* qkv, const float* bank, const int* row_adapter, const int* mask, Act* context,
+                                  float* lse, Geometry g, float dropout_p, const int* seeds, int seed_index)
+{
+    constexpr int KEYS = Tiles<DMAX>::Keys;
+    __shared__ float keys[KEYS * DMAX], values[KEYS * DMAX], scores[KEYS * RowsPerBlock];
+    __shared__ int states[KEYS];
+    float* s = scores + threadIdx.x;   // this thread's scores, then weights, of the tile: key c at s[c · RowsPerBlock]
+    const QueryRow row = query_row(g, row_adapter, mask, dropout_p, seeds, seed_index);
+
+    float q[DMAX], o[DMAX];
+    if (row.active) load_vector(q, qkv + g.qkv_offset(row.b, row.i, 0, row.h), g.head_dim);
+#pragma unroll
+    for (int d = 0; d < DMAX; ++d) o[d] = 0.0f;
+    float m = negative_infinity(), l = 0.0f;   // running max and sum of exp(score - m)
+
+    for_each_key_tile<KEYS, DMAX>(g, row, qkv, bank, keys, values, states, [&](int start, int count) {
+        dot_tile<DMAX>(s, RowsPerBlock, q, keys, count);
+        float tile_max = negative_infinity();
+        for (int c = 0; c < count; ++c) {
+            const float score = states[c] == Attended ? s[c * RowsPerBlock] * row.scale : row.padded;
+            s[c * RowsPerBlock] = score;
+            tile_max = fmaxf(tile_max, score);
+        }
+        const float m_new = fmaxf(m, tile_max);
+        const float base = m_new == negative_infinity() ? 0.0f : m_new;   // nothing attended yet: keep exps at 0, not NaN
+        const float rescale = expf(m - base);
+        l *= rescale;
+#pragma unroll
+        for (int d = 0; d < DMAX; ++d) o[d] *= rescale;
+        for (int c = 0; c < count; ++c) {
+            const float p = expf(s[c * RowsPerBlock] - base);
+            l += p;
+            s[c * RowsPerBlock] = row.dropout.keeps(row.dropout_row + start + c) ? p : 0.0f;
+        }
+        accumulate_tile<DMAX>(o, s, RowsPerBlock, values, count);
+        m = m_new;
+    });
+    if (!row.active) return;
+    store_vector(context + g.context_offset(row.b, row.i, row.h), o, row.dropout.scale / l, g.head_dim);
+    lse[row.stat] = m + logf(l);
+}
+
+// ---- backward ----
+
+// The query-row half: dq into dQkv's q columns (overwritten) and delta = rowsum(dO ∘ O) (B·H·T) for the column half.
+// Grid (B·H, ⌈T / 64⌉), 64 threads: one query row each.
+template <class Act, int DMAX>
+__device__ void attention_backward_dq(const Act* qkv, const float* bank, const int* row_adapter, const int* mask,
+                                      const Act* context, const float* lse, const Act* dcontext, Act* dqkv, float* delta,
+                                      Geometry g, float dropout_p, const int* seeds, int seed_index)
+{
+    constexpr int KEYS = Tiles<DMAX>::Keys;
+    __shared__ float keys[KEYS * DMAX], values[KEYS * DMAX], scores[KEYS * RowsPerBlock], value_grads[KEYS * RowsPerBlock];
+    __shared__ int states[KEYS];
+    float* s = scores + threadIdx.x;        // this thread's q·k, then dScore, of key c at [c · RowsPerBlock]
+    float* dp = value_grads + threadIdx.x;  // and its dO·v
+    const QueryRow row = query_row(g, row_adapter, mask, dropout_p, seeds, seed_index);
+
+    float q[DMAX], dout[DMAX], dq[DMAX];
+    float row_lse = 0.0f, row_delta = 0.0f;
+    if (row.active) {
+        load_vector(q, qkv + g.qkv_offset(row.b, row.i, 0, row.h), g.head_dim);
+        load_vector(dout, dcontext + g.context_offset(row.b, row.i, row.h), g.head_dim);
+        const Act* o = context + g.context_offset(row.b, row.i, row.h);
+#pragma unroll
+        for (int d = 0; d < DMAX; ++d)
+            if (d < g.head_dim) row_delta += dout[d] * to_float(o[d]);
+        delta[row.stat] = row_delta;
+        row_lse = lse[row.stat];
+    }
+#pragma unroll
+    for (int d = 0; d < DMAX; ++d) dq[d] = 0.0f;
+
+    for_each_key_tile<KEYS, DMAX>(g, row, qkv, bank, keys, values, states, [&](int start, int count) {
+        dot_tile<DMAX>(s, RowsPerBlock, q, keys, count);
+        dot_tile<DMAX>(dp, RowsPerBlock, dout, values, count);
+        for (int c = 0; c < count; ++c) {
+            const bool attended = states[c] == Attended;
+            const float p = expf((attended ? s[c * RowsPerBlock] * row.scale : row.padded) - row_lse);
+            // dScore = p (dP − delta) / √D, dP taken through the dropout mask; padded columns carry no gradient
+            const float dp_kept = row.dropout.apply(dp[c * RowsPerBlock], row.dropout_row + start + c);
+            s[c * RowsPerBlock] = attended ? p * (dp_kept - row_delta) * row.scale : 0.0f;
+        }
+        accumulate_tile<DMAX>(dq, s, RowsPerBlock, keys, count);
+    });
+    if (!row.active) return;
+    store_vector(dqkv + g.qkv_offset(row.b, row.i, 0, row.h), dq, 1.0f, g.head_dim);
+}
+
+// The key-column half: dk, dv of token columns into dQkv's k and v columns (overwritten); of prefix columns (when
+// prefix_tiles > 0) into `partial` (B, 2, H, P, D), batch row b's share of the prefix gradient. Grid (B·H,
+// prefix_tiles + ⌈T / 32⌉), 32 threads: one key column each, over every query row.
+template <class Act, int DMAX>
+__device__ void attention_backward_dkv(const Act* qkv, const float* bank, const int* row_adapter, const int* mask,
+                                       const float* lse, const Act* dcontext, Act* dqkv, const float* delta, float* partial,
+                                       int prefix_tiles, Geometry g, float dropout_p, const int* seeds, int seed_index)
+{
+    constexpr int QUERIES = Tiles<DMAX>::Queries, PITCH = DMAX + 1;   // +1: each thread reads its own row, bank-conflict free
+    __shared__ float own_keys[ColumnsPerBlock * PITCH], own_values[ColumnsPerBlock * PITCH];
+    __shared__ float queries[QUERIES * DMAX], grads[QUERIES * DMAX], row_lse[QUERIES], row_delta[QUERIES];
+    __shared__ float scores[QUERIES * ColumnsPerBlock], value_grads[QUERIES * ColumnsPerBlock];
+    float* s = scores + threadIdx.x;        // this thread's k·q, then the kept probability, of query r at [r · ColumnsPerBlock]
+    float* dp = value_grads + threadIdx.x;  // its v·dO, then dScore
+    const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads;
+    const int tile = blockIdx.y;
+    const bool prefix = tile < prefix_tiles;
+    const int first = (prefix ? tile : tile - prefix_tiles) * ColumnsPerBlock;   // first prefix position or token of the tile
+    const int count = min(ColumnsPerBlock, (prefix ? g.prefix_len : g.seq) - first);
+    const int column = threadIdx.x;
+    const bool active = column < count;
+    const int* mask_row = mask + static_cast<long long>(b) * g.seq;
+    const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
+    const float padded = padded_score(mask_row, g.seq, g.prefix_len);
+    const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
+    const int key = (prefix ? 0 : g.prefix_len) + first + column;   // this thread's key column among the P + T
+
+    if (prefix) {
+        const long long rows = static_cast<long long>(first) * g.head_dim;
+        load_tile<ColumnsPerBlock, DMAX>(own_keys, PITCH, bank + g.bank_offset(row_adapter[b], 0, h) + rows, g.head_dim, count, g.head_dim);
+        load_tile<ColumnsPerBlock, DMAX>(own_values, PITCH, bank + g.bank_offset(row_adapter[b], 1, h) + rows, g.head_dim, count, g.head_dim);
+    } else {
+        load_tile<ColumnsPerBlock, DMAX>(own_keys, PITCH, qkv + g.qkv_offset(b, first, 1, h), g.qkv_stride(), count, g.head_dim);
+        load_tile<ColumnsPerBlock, DMAX>(own_values, PITCH, qkv + g.qkv_offset(b, first, 2, h), g.qkv_stride(), count, g.head_dim);
+    }
+    const bool attended = prefix || (active && mask_row[first + column] != 0);
+    const float* k = own_keys + column * PITCH;
+    const float* v = own_values + column * PITCH;
+    float dk[DMAX], dv[DMAX];
+#pragma unroll
+    for (int d = 0; d < DMAX; ++d) dk[d] = dv[d] = 0.0f;
+
+    for (int i0 = 0; i0 < g.seq; i0 += QUERIES) {
+        const int rows = min(QUERIES, g.seq - i0);
+        load_tile<QUERIES, DMAX>(queries, DMAX, qkv + g.qkv_offset(b, i0, 0, h), g.qkv_stride(), rows, g.head_dim);
+        load_tile<QUERIES, DMAX>(grads, DMAX, dcontext + g.context_offset(b, i0, h), g.context_stride(), rows, g.head_dim);
+        for (int r = threadIdx.x; r < QUERIES; r += blockDim.x) {
+            const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i0 + r;
+            row_lse[r] = r < rows ? lse[stat] : 0.0f;
+            row_delta[r] = r < rows ? delta[stat] : 0.0f;
+        }
+        __syncthreads();
+        if (active) {
+            dot_tile<DMAX>(s, ColumnsPerBlock, k, queries, rows);
+            dot_tile<DMAX>(dp, ColumnsPerBlock, v, grads, rows);
+            for (int r = 0; r < rows; ++r) {
+                const float p = expf((attended ? s[r * ColumnsPerBlock] * scale : padded) - row_lse[r]);
+                const long long element = g.dropout_row(b, h, i0 + r) + key;
+                s[r * ColumnsPerBlock] = dropout.apply(p, element);   // the weight the forward gave v
+                const float dp_kept = dropout.apply(dp[r * ColumnsPerBlock], element);
+                dp[r * ColumnsPerBlock] = attended ? p * (dp_kept - row_delta[r]) * scale : 0.0f;
+            }
+            accumulate_tile<DMAX>(dv, s, ColumnsPerBlock, grads, rows);
+            accumulate_tile<DMAX>(dk, dp, ColumnsPerBlock, queries, rows);
+        }
+        __syncthreads();
+    }
+    if (!active) return;
+    if (prefix) {
+        float* row = partial + static_cast<long long>(b) * g.prefix_block() + static_cast<long long>(first + column) * g.head_dim;
+        store_vector(row + g.prefix_part(0, h), dk, 1.0f, g.head_dim);
+        store_vector(row + g.prefix_part(1, h), dv, 1.0f, g.head_dim);
+        return;
+    }
+    store_vector(dqkv + g.qkv_offset(b, first + column, 1, h), dk, 1.0f, g.head_dim);
+    store_vector(dqkv + g.qkv_offset(b, first + column, 2, h), dv, 1.0f, g.head_dim);
+}
+
+} // namespace
+
+// ---- entry points: one per precision and DMAX (the launcher picks the smallest DMAX ≥ D) ----
+
+#define ATTENTION_FORWARD_PARAMS(Act)                                                                              \
+    const Act *qkv, const float *bank, const int *row_adapter, const int *mask, Act *context, float *lse, int batch, \
+        int seq, int heads, int head_dim, int prefix_len, int prefix_layers, int prefix_slot, float dropout,        \
+        const int *seeds, int seed_index
+#define ATTENTION_FORWARD_ARGS                                                                                      \
+    qkv, bank, row_adapter, mask, context, lse, Geometry{batch, seq, heads, head_dim, prefix_len, prefix_layers, prefix_slot}, \
+        dropout, seeds, seed_index
+
+// qkv (B·T, 3·H·D), bank (A, Lp, 2, H, P, D) -> context (B·T, H·D), lse (B·H·T)
+extern "C" __global__ void __launch_bounds__(64) attention_forward_f32_d32(ATTENTION_FORWARD_PARAMS(float)) { attention_forward<float, 32>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_forward_f32_d64(ATTENTION_FORWARD_PARAMS(float)) { attention_forward<float, 64>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_forward_f32_d128(ATTENTION_FORWARD_PARAMS(float)) { attention_forward<float, 128>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_forward_bf16_d32(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward<bf16, 32>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_forward_bf16_d64(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward<bf16, 64>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_forward_bf16_d128(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward<bf16, 128>(ATTENTION_FORWARD_ARGS); }
+
+#define ATTENTION_DQ_PARAMS(Act)                                                                                   \
+    const Act *qkv, const float *bank, const int *row_adapter, const int *mask, const Act *context, const float *lse, \
+        const Act *dcontext, Act *dqkv, float *delta, int batch, int seq, int heads, int head_dim, int prefix_len,    \
+        int prefix_layers, int prefix_slot, float dropout, const int *seeds, int seed_index
+#define ATTENTION_DQ_ARGS                                                                                           \
+    qkv, bank, row_adapter, mask, context, lse, dcontext, dqkv, delta,                                              \
+        Geometry{batch, seq, heads, head_dim, prefix_len, prefix_layers, prefix_slot}, dropout, seeds, seed_index
+
+// qkv, bank, context, lse, dContext (B·T, H·D) -> dQkv q columns (overwritten), delta (B·H·T)
+extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_f32_d32(ATTENTION_DQ_PARAMS(float)) { attention_backward_dq<float, 32>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_f32_d64(ATTENTION_DQ_PARAMS(float)) { attention_backward_dq<float, 64>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_f32_d128(ATTENTION_DQ_PARAMS(float)) { attention_backward_dq<float, 128>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_bf16_d32(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq<bf16, 32>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_bf16_d64(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq<bf16, 64>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_bf16_d128(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq<bf16, 128>(ATTENTION_DQ_ARGS); }
+
+#define ATTENTION_DKV_PARAMS(Act)                                                                                  \
+    const Act *qkv, const float *bank, const int *row_adapter, const int *mask, const float *lse, const Act *dcontext, \
+        Act *dqkv, const float *delta, float *partial, int prefix_tiles, int batch, int seq, int heads, int head_dim,  \
+        int prefix_len, int prefix_layers, int prefix_slot, float dropout, const int *seeds, int seed_index
+#define ATTENTION_DKV_ARGS                                                                                          \
+    qkv, bank, row_adapter, mask, lse, dcontext, dqkv, delta, partial, prefix_tiles,                                \
+        Geometry{batch, seq, heads, head_dim, prefix_len, prefix_layers, prefix_slot}, dropout, seeds, seed_index
+
+// qkv, bank, lse, dContext, delta -> dQkv k and v columns (overwritten), per-row prefix gradients partial (B, 2, H, P, D)
+extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_f32_d32(ATTENTION_DKV_PARAMS(float)) { attention_backward_dkv<float, 32>(ATTENTION_DKV_ARGS); }
+extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_f32_d64(ATTENTION_DKV_PARAMS(float)) { attention_backward_dkv<float, 64>(ATTENTION_DKV_ARGS); }
+extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_f32_d128(ATTENTION_DKV_PARAMS(float)) { attention_backward_dkv<float, 128>(ATTENTION_DKV_ARGS); }
+extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_bf16_d32(ATTENTION_DKV_PARAMS(bf16)) { attention_backward_dkv<bf16, 32>(ATTENTION_DKV_ARGS); }
+extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_bf16_d64(ATTENTION_DKV_PARAMS(bf16)) { attention_backward_dkv<bf16, 64>(ATTENTION_DKV_ARGS); }
+extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_bf16_d128(ATTENTION_DKV_PARAMS(bf16)) { attention_backward_dkv<bf16, 128>(ATTENTION_DKV_ARGS); }
+
+// partial (B, 2·H·P·D) -> dBank (A, Lp, 2, H, P, D) at slot `prefix_slot` of each row's adapter, += in batch-row order:
+// the thread of element e handles every adapter, each at the first batch row that uses it. Grid-stride, capped grid.
+extern "C" __global__ void attention_prefix_grad_reduce(float* dbank, const float* partial, const int* row_adapter, int batch,
+                                                        int prefix_layers, int prefix_slot, long long per_row)
+{
+    for (long long e = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x; e < per_row;
+         e += static_cast<long long>(gridDim.x) * blockDim.x) {
+        for (int b = 0; b < batch; ++b) {
+            const int adapter = row_adapter[b];
+            bool first = true;
+            for (int earlier = 0; earlier < b && first; ++earlier) first = row_adapter[earlier] != adapter;
+            if (!first) continue;
+            float* target = dbank + (static_cast<long long>(adapter) * prefix_layers + prefix_slot) * per_row + e;
+            float sum = *target;
+            for (int later = b; later < batch; ++later)
+                if (row_adapter[later] == adapter) sum += partial[static_cast<long long>(later) * per_row + e];
+            *target = sum;
+        }
+    }
+}
