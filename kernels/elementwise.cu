@@ -31,14 +31,14 @@ extern "C" __global__ void copy_to_slot_f32(float* dst, const float* src, const 
 }
 
 // x (rows, cols) += bias (cols), kept as the pre-activation; y (rows, cols) = act(x). y may be x.
-// The activation reads x as stored (rounded to T), the value its backward will read.
+// The activation takes the fp32 sum, before x is rounded to T: a bf16 output is rounded once.
 template <class T>
 __device__ void bias_activation(T* x, const T* bias, T* y, long long rows, int cols, int activation) {
     const long long n = rows * cols;
     for (long long i = grid_thread(); i < n; i += grid_threads()) {
-        const T pre = from_float<T>(to_float(x[i]) + to_float(bias[i % cols]));
-        x[i] = pre;
-        if (activation != ACTIVATION_NONE || y != x) y[i] = from_float<T>(activate(to_float(pre), activation));
+        const float pre = to_float(x[i]) + to_float(bias[i % cols]);
+        x[i] = from_float<T>(pre);
+        if (activation != ACTIVATION_NONE || y != x) y[i] = from_float<T>(activate(pre, activation));
     }
 }
 extern "C" __global__ void bias_activation_f32(float* x, const float* bias, float* y, long long rows, int cols, int activation) {

@@ -55,8 +55,14 @@ extern "C" __global__ void embed_layernorm_bf16(bf16* out, const int* ids, const
 }
 
 // branch, residual (rows, cols), bias, gamma, beta (cols) -> sum, out (rows, cols); mean, rstd (rows) fp32:
-// sum = dropout(branch + bias) + residual is stored, and the statistics are taken of sum as stored (rounded to T),
-// which is what the backward reads. out must not alias the inputs.
+// sum = dropout(branch + bias) + residual is stored for the backward; the statistics and the output are computed from
+// the fp32 sum before it is rounded to T (recomputed in each pass, like the embeddings), so a bf16 output is rounded
+// once. out must not alias the inputs.
+template <class T>
+__device__ __forceinline__ float residual_sum(const T* branch, const T* bias, const T* residual, const Dropout& drop, long long at, int c) {
+    return drop.apply(to_float(branch[at + c]) + to_float(bias[c]), at + c) + to_float(residual[at + c]);
+}
+
 template <class T>
 __device__ void residual_layernorm(T* sum, T* out, float* mean_out, float* rstd_out, const T* branch, const T* bias, const T* residual,
                                    const T* gamma, const T* beta, int rows, int cols, float eps,
@@ -67,20 +73,19 @@ __device__ void residual_layernorm(T* sum, T* out, float* mean_out, float* rstd_
         const long long at = r * cols;
         float total = 0;
         for (int c = lane; c < cols; c += 32) {
-            float x = to_float(branch[at + c]) + to_float(bias[c]);
-            x = drop.apply(x, at + c);
-            const T stored = from_float<T>(x + to_float(residual[at + c]));
-            sum[at + c] = stored;
-            total += to_float(stored);
+            const float x = residual_sum(branch, bias, residual, drop, at, c);
+            sum[at + c] = from_float<T>(x);
+            total += x;
         }
         const float mean = warp_reduce(total, SumOp()) / cols;
         float square = 0;
         for (int c = lane; c < cols; c += 32) {
-            const float d = to_float(sum[at + c]) - mean;
+            const float d = residual_sum(branch, bias, residual, drop, at, c) - mean;
             square += d * d;
         }
         const float rstd = 1.0f / sqrtf(warp_reduce(square, SumOp()) / cols + eps);
-        for (int c = lane; c < cols; c += 32) out[at + c] = from_float<T>(normalize(to_float(sum[at + c]), mean, rstd, gamma, beta, c));
+        for (int c = lane; c < cols; c += 32)
+            out[at + c] = from_float<T>(normalize(residual_sum(branch, bias, residual, drop, at, c), mean, rstd, gamma, beta, c));
         if (lane == 0) {
             mean_out[r] = mean;
             rstd_out[r] = rstd;
