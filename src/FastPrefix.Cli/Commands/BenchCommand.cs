@@ -173,8 +173,9 @@ internal static class BenchCommand
         double tokensPerSecond = r.Batch * (double)r.Seq / (median / 1000);
         double tflops = flops / (median / 1000) / 1e12;
         var (peak, what) = PeakMemory(backend);
+        string rate = tflops >= 0.1 ? $"{tflops:F2} TFLOP/s" : $"{tflops * 1000:F2} GFLOP/s";
         output.WriteLine($"{mode}: {median:F2} ms/step median, {p90:F2} p90 ({r.Steps} steps after {r.Warmup} warm-up); {tokensPerSecond:N0} tokens/s; " +
-                         $"{tflops:F2} TFLOP/s ({flops / 1e12:F3} TFLOP a step); peak memory {OutputFolder.Megabytes(peak)} ({what})");
+                         $"{rate} ({flops / 1e9:N1} GFLOP a step); peak memory {OutputFolder.Megabytes(peak)} ({what})");
         if (r.Json)
             output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
