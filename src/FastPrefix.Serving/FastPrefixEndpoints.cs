@@ -32,6 +32,8 @@ public static class FastPrefixEndpoints
         if (services.GetService<MeterProvider>() == null)
             throw new InvalidOperationException("MapFastPrefix needs the FastPrefix services: call builder.Services.AddFastPrefixServing() before building the app");
         var stopping = services.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None;
+        // The server drains its requests in flight before the host is stopped: their passes must not wait for MaxWait.
+        stopping.Register(host.Hurry);
         var api = new FastPrefixApi(host, options, stopping);
         var key = new ApiKeyCheck(options.ApiKey);
 

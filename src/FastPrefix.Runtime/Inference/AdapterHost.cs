@@ -38,7 +38,7 @@ public sealed partial class AdapterHost : IAsyncDisposable, IDisposable
     readonly Dictionary<string, HostedAdapter> _adapters = new(StringComparer.Ordinal);
     readonly List<HostedAdapter> _retired = [];
     readonly Dictionary<string, int> _versions = new(StringComparer.Ordinal);
-    bool _accepting = true, _stopping;
+    bool _accepting = true, _stopping, _hurrying;
 
     AdapterHost(string modelDir, AdapterHostOptions options)
     {
@@ -430,7 +430,7 @@ public sealed partial class AdapterHost : IAsyncDisposable, IDisposable
         for (var n = _queue.First; n != null && available < max; n = n.Next)
             if (SharesPass(first, n.Value)) available += n.Value.RowsLeft;
         var waited = Stopwatch.GetElapsedTime(first.EnqueuedTimestamp);
-        if (available < max && !_stopping && waited < _options.MaxWait)
+        if (available < max && !_stopping && !_hurrying && waited < _options.MaxWait)
         {
             wait = _options.MaxWait - waited;
             return null;
@@ -504,6 +504,19 @@ public sealed partial class AdapterHost : IAsyncDisposable, IDisposable
     }
 
     // ------------------------------------------------------------------ shutdown
+
+    /// <summary>
+    /// From now on a pass closes as soon as it has work, without waiting for <see cref="AdapterHostOptions.MaxWait"/>:
+    /// what an application calls when it begins to stop, so requests in flight finish while its server drains them.
+    /// </summary>
+    public void Hurry()
+    {
+        lock (_gate)
+        {
+            _hurrying = true;
+            Monitor.PulseAll(_gate);
+        }
+    }
 
     /// <summary>
     /// Stops accepting requests and loads, finishes every accepted request (or, once <paramref name="cancellationToken"/>

@@ -238,7 +238,7 @@ public sealed class ServerTests : IAsyncDisposable
         string adapter = _kit.Adapter("seq", TaskKind.SequenceClassification);
         var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var a in new[] { Path.Combine(AppContext.BaseDirectory, "fastprefix.dll"), "serve", "--model", _kit.Model, "--adapters", "seq=" + adapter,
-                     "--port", "0", "--device", "cpu", "--max-wait-ms", "1500", "--max-batch-rows", "64" })
+                     "--port", "0", "--device", "cpu", "--max-wait-ms", "20000", "--max-batch-rows", "64" })
             psi.ArgumentList.Add(a);
         using var process = System.Diagnostics.Process.Start(psi)!;
         process.StandardInput.Close();
@@ -251,7 +251,8 @@ public sealed class ServerTests : IAsyncDisposable
             Assert.True(line?.StartsWith("serving 1 adapter (seq) on http://127.0.0.1:") == true, $"{line}\n{stderr}");
             var address = new Uri(line!.Split(' ').First(w => w.StartsWith("http://")));
             using var client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
-            // the record waits up to 1.5 s for its pass; SIGTERM arrives meanwhile, and the answer must still come
+            // the record waits up to 20 s for its pass; SIGTERM arrives once the server holds it (its queue gauge says so,
+            // however slow this machine is), and the answer must still come
             HttpResponseMessage? response = null;
             Exception? failure = null;
             var sender = new Thread(() =>
@@ -260,9 +261,14 @@ public sealed class ServerTests : IAsyncDisposable
                 catch (Exception e) { failure = e; }
             });
             sender.Start();
-            Thread.Sleep(300);
+            var queued = System.Diagnostics.Stopwatch.StartNew();
+            while (!QueueHolds(client) && queued.Elapsed < TimeSpan.FromSeconds(15)) Thread.Sleep(50);
+            Assert.True(queued.Elapsed < TimeSpan.FromSeconds(15), "the request never reached the server's queue");
             Assert.Equal(0, Kill(process.Id, 15));   // SIGTERM
+            var drained = System.Diagnostics.Stopwatch.StartNew();
             Assert.True(sender.Join(TimeSpan.FromSeconds(30)), "the in-flight request did not finish");
+            // The stopping server runs the waiting pass at once instead of after its 20 s batch window.
+            Assert.True(drained.Elapsed < TimeSpan.FromSeconds(12), $"the in-flight request took {drained.Elapsed.TotalSeconds:F1} s after SIGTERM");
             Assert.Null(failure);
             Assert.Equal(HttpStatusCode.OK, response!.StatusCode);
             Assert.Single(JsonDocument.Parse(response.Content.ReadAsStream()).RootElement.GetProperty("results").EnumerateArray());
@@ -271,6 +277,14 @@ public sealed class ServerTests : IAsyncDisposable
             Assert.Contains("stopped", process.StandardOutput.ReadToEnd());
         }
         finally { if (!process.HasExited) process.Kill(true); }
+    }
+
+    /// <summary>True when the server's queue-depth gauge shows a waiting record.</summary>
+    static bool QueueHolds(HttpClient client)
+    {
+        string metrics = client.GetStringAsync("/metrics").GetAwaiter().GetResult();
+        return metrics.Split('\n').Any(l => l.StartsWith("fastprefix_host_queue_depth", StringComparison.Ordinal) &&
+            double.TryParse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture, out double v) && v >= 1);
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
