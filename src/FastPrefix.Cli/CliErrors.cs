@@ -22,6 +22,12 @@ internal static class CliErrors
     {
         errors ??= Console.Error;
         try { return action(); }
+        catch (Kernels.Device.DeviceOutOfMemoryException e)
+        {
+            // The run asked more of the GPU than it has: the user's sizes, which the user can change (exit 2).
+            errors.WriteLine($"error: {OneLine(e.Message)}; lower --batch-size or --max-seq-length, or use --precision bf16");
+            return BadInput;
+        }
         catch (Exception e) when (IsUserError(e))
         {
             errors.WriteLine("error: " + OneLine(e.Message));

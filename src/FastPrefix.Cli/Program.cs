@@ -16,6 +16,7 @@ var root = new RootCommand("fastprefix: P-Tuning v2 (deep prompt tuning) on a fr
     OnnxCommands.Import(),
     OnnxCommands.Export(),
     FastPrefix.Cli.Demo.DemoCommand.Create(),
+    BenchCommand.Create(),
 };
 
 var parse = root.Parse(args);

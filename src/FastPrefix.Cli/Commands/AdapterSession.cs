@@ -20,7 +20,7 @@ internal sealed class AdapterSession : IDisposable
     /// Opens <paramref name="adapterPath"/> (an adapter file, or a folder holding adapter.safetensors) on the backbone;
     /// the files are read and checked (metadata against the backbone included) before the weights are loaded.
     /// </summary>
-    public static AdapterSession Open(string modelDir, string adapterPath, string device, TextWriter notices)
+    public static AdapterSession Open(string modelDir, string adapterPath, string device, string? precision, TextWriter notices)
     {
         ModelFolder.Check(modelDir);
         adapterPath = ResolveAdapter(adapterPath);
@@ -33,7 +33,7 @@ internal sealed class AdapterSession : IDisposable
             BackboneFingerprint.OfFolderLike(modelDir, meta.BaseModelFingerprint));
         if (meta.TokenizerKind.Length > 0 && meta.TokenizerKind != tokenizer.Kind)
             throw new UserInputException($"{adapterPath}: trained with a {meta.TokenizerKind} tokenizer, but {modelDir} has a {tokenizer.Kind} one");
-        var backend = BackendFactory.Create(device, n => notices.WriteLine(n));
+        var backend = BackendFactory.Create(device, precision, n => notices.WriteLine(n));
         var weights = ModelFolder.LoadWeights(backend, modelDir);
         var model = AdapterFile.Load(contents, new Encoder(backend, weights), backboneFingerprint: null);   // checked above
         return new AdapterSession { Backend = backend, Weights = weights, Model = model, Metadata = meta, Tokenizer = tokenizer };

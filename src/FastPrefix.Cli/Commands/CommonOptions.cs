@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FastPrefix.Backends;
 
 namespace FastPrefix.Cli.Commands;
 
@@ -20,9 +21,26 @@ internal static class CommonOptions
     /// <summary>The file a command reads records from: --data everywhere (train names its two files --train and --eval).</summary>
     public static Option<string> Data(string description) => new("--data") { Description = description, Required = true };
 
-    public static Option<string> Device() => new("--device")
+    public static Option<string> Device()
     {
-        Description = "auto | cpu | cuda (auto: CUDA when a device is found, else CPU)",
-        DefaultValueFactory = _ => "auto",
-    };
+        var option = new Option<string>("--device")
+        {
+            Description = "auto | cpu | cuda | cuda-sim (auto: CUDA when a GPU, its driver, cuBLAS and NVRTC are found, else CPU; " +
+                          "cuda-sim: the CUDA kernels on a simulated GPU, for testing, far slower than cpu)",
+            DefaultValueFactory = _ => "auto",
+        };
+        option.AcceptOnlyFromAmong([.. BackendFactory.Devices]);
+        return option;
+    }
+
+    /// <summary>--precision: null when not given (bf16 on a GPU, fp32 on the CPU and the simulator).</summary>
+    public static Option<string?> Precision()
+    {
+        var option = new Option<string?>("--precision")
+        {
+            Description = "fp32 | bf16: what the frozen backbone computes in (default: bf16 on a GPU, fp32 on cpu and cuda-sim; the CPU is fp32 only)",
+        };
+        option.AcceptOnlyFromAmong([.. BackendFactory.Precisions]);
+        return option;
+    }
 }

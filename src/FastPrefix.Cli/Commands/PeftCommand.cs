@@ -40,7 +40,7 @@ internal static class PeftCommand
     public static int Export(string modelDir, string adapterPath, string outputDir, string? baseModelName, bool force, TextWriter output)
     {
         OutputFolder.MustNotBeAFile(outputDir, "--output");
-        using var s = AdapterSession.Open(modelDir, adapterPath, "cpu", Console.Error);
+        using var s = AdapterSession.Open(modelDir, adapterPath, "cpu", null, Console.Error);
         if (s.Model.Options.Positions == PositionMode.FromZero)
         {
             const string why = "it was trained with from-zero positions, but PEFT prefix tuning on BERT/RoBERTa numbers tokens after the prefix, so PEFT would compute different logits";

@@ -18,18 +18,19 @@ internal static class PredictCommand
         var textFields = new Option<string?>("--text-fields") { Description = "Comma-separated text fields (seqcls)" };
         var squadV2 = new Option<bool>("--squad-v2") { Description = "QA: allow null answers" };
         var device = CommonOptions.Device();
-        var command = new Command("predict", "Predict with an adapter: label and scores, tags per word, or answer text and span") { model, adapter, input, batch, textFields, squadV2, device };
+        var precision = CommonOptions.Precision();
+        var command = new Command("predict", "Predict with an adapter: label and scores, tags per word, or answer text and span") { model, adapter, input, batch, textFields, squadV2, device, precision };
         command.SetAction(p => CliErrors.Run(() => Execute(p.GetValue(model)!, p.GetValue(adapter)!, p.GetValue(input)!, p.GetValue(batch),
-            p.GetValue(textFields)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), p.GetValue(squadV2), p.GetValue(device)!, Console.In, Console.Out)));
+            p.GetValue(textFields)?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), p.GetValue(squadV2), p.GetValue(device)!, Console.In, Console.Out, p.GetValue(precision))));
         return command;
     }
 
     public static int Execute(string modelDir, string adapterPath, string inputPath, int batchSize, IReadOnlyList<string>? textFields, bool squadV2,
-        string device, TextReader stdin, TextWriter output)
+        string device, TextReader stdin, TextWriter output, string? precision = null)
     {
         if (batchSize <= 0) throw new UserInputException($"--batch-size must be positive, got {batchSize}");
         if (inputPath != "-") TrainCommand.InputFile(inputPath, "--data");
-        using var s = AdapterSession.Open(modelDir, adapterPath, device, Console.Error);
+        using var s = AdapterSession.Open(modelDir, adapterPath, device, precision, Console.Error);
         var kind = s.Model.Head.Kind;
         string? temp = null;
         try

@@ -21,6 +21,7 @@ internal static class ServeCommand
         var host = new Option<string>("--host") { Description = "Address to bind (127.0.0.1: this machine only; 0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to listen on", DefaultValueFactory = _ => 8080 };
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var maxRows = new Option<int>("--max-batch-rows") { Description = "A pass closes at this many encoder rows…", DefaultValueFactory = _ => 32 };
         var maxWait = new Option<double>("--max-wait-ms") { Description = "…or when its oldest record has waited this long", DefaultValueFactory = _ => 5 };
         var maxQueue = new Option<int>("--max-queue") { Description = "Records that may wait; beyond it requests get 503 at once", DefaultValueFactory = _ => 1024 };
@@ -32,7 +33,7 @@ internal static class ServeCommand
         var batching = new Option<string>("--batching") { Description = "mixed (rows of different adapters share a pass) | per-adapter", DefaultValueFactory = _ => "mixed" };
         var command = new Command("serve", "Serve adapters over HTTP: POST /v1/predict, /v1/adapters, /healthz, /metrics, /openapi/v1.json")
         {
-            model, adapters, host, port, device, maxRows, maxWait, maxQueue, maxItems, maxBytes, timeout, apiKey, manage, batching,
+            model, adapters, host, port, device, precision, maxRows, maxWait, maxQueue, maxItems, maxBytes, timeout, apiKey, manage, batching,
         };
         command.SetAction(p => CliErrors.Run(() => Execute(p.GetValue(model)!, p.GetValue(adapters) ?? [], new ServerOptions
         {
@@ -45,7 +46,7 @@ internal static class ServeCommand
             },
         }, new AdapterHostOptions
         {
-            Device = p.GetValue(device)!, MaxBatchRows = p.GetValue(maxRows), MaxWait = TimeSpan.FromMilliseconds(p.GetValue(maxWait)),
+            Device = p.GetValue(device)!, Precision = p.GetValue(precision), MaxBatchRows = p.GetValue(maxRows), MaxWait = TimeSpan.FromMilliseconds(p.GetValue(maxWait)),
             MaxQueuedRecords = p.GetValue(maxQueue), Batching = ParseBatching(p.GetValue(batching)!),
         }, p.GetValue(manage))));
         return command;

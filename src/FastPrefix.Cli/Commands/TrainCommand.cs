@@ -30,6 +30,8 @@ internal sealed record TrainRequest
     public required TrainingOptions Training { get; init; }
     public required TaskDataOptions Data { get; init; }
     public string Device { get; init; } = "auto";
+    /// <summary>fp32 | bf16, or null for the device's default.</summary>
+    public string? Precision { get; init; }
     public bool Resume { get; init; }
     /// <summary>Start over in an --output that holds a run (its checkpoint, adapter and logs are removed first).</summary>
     public bool Overwrite { get; init; }
@@ -78,12 +80,13 @@ internal static class TrainCommand
         var attentionDropout = new Option<float?>("--attention-dropout") { Description = "Dropout on attention probabilities (default: config attention_probs_dropout_prob)" };
         var prefixDropout = new Option<float?>("--prefix-dropout") { Description = "Dropout on the prefix keys/values (default: config hidden_dropout_prob)" };
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var command = new Command("train", "Train a P-Tuning v2 prefix and task head on a frozen checkpoint. " +
             $"Ctrl+C stops after the current step, writes a checkpoint and exits {CliErrors.Interrupted}; --resume continues from it")
         {
             model, task, train, eval, output, prefixLen, projection, firstLayer, positions, epochs, maxSteps, lr, batch, maxLen, seed,
             warmup, decay, schedule, gamma, clip, patience, resume, overwrite, force, textFields, labelField, squadV2, stride,
-            hiddenDropout, attentionDropout, prefixDropout, device,
+            hiddenDropout, attentionDropout, prefixDropout, device, precision,
         };
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -94,7 +97,7 @@ internal static class TrainCommand
                 ModelDir = p.GetValue(model)!, Task = kind, TrainPath = p.GetValue(train)!, EvalPath = p.GetValue(eval),
                 OutputDir = p.GetValue(output)!, PrefixLen = p.GetValue(prefixLen), PrefixProjection = p.GetValue(projection),
                 FirstLayer = p.GetValue(firstLayer), Positions = p.GetValue(positions) == "after-prefix" ? PositionMode.AfterPrefix : PositionMode.FromZero,
-                Device = p.GetValue(device)!, Resume = p.GetValue(resume), Overwrite = p.GetValue(overwrite), Force = p.GetValue(force),
+                Device = p.GetValue(device)!, Precision = p.GetValue(precision), Resume = p.GetValue(resume), Overwrite = p.GetValue(overwrite), Force = p.GetValue(force),
                 HiddenDropout = p.GetValue(hiddenDropout), AttentionDropout = p.GetValue(attentionDropout), PrefixDropout = p.GetValue(prefixDropout),
                 Training = new TrainingOptions
                 {
@@ -146,7 +149,7 @@ internal static class TrainCommand
                          (train.Labels.Count > 0 ? $"; labels: {string.Join(", ", train.Labels)}" : ""));
         output.WriteLine($"prefix of {r.PrefixLen}: {budget.Describe(r.Training.BatchSize, r.Data.MaxSeqLength)}");
 
-        using var backend = BackendFactory.Create(r.Device, note => Console.Error.WriteLine(note));
+        using var backend = BackendFactory.Create(r.Device, r.Precision, note => Console.Error.WriteLine(note));
         using var weights = ModelFolder.LoadWeights(backend, r.ModelDir);
         var encoder = new Encoder(backend, weights);
         Prefix prefix = r.PrefixProjection > 0

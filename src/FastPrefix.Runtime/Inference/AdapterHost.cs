@@ -355,7 +355,7 @@ public sealed partial class AdapterHost : IAsyncDisposable, IDisposable
     {
         try
         {
-            _engine = new HostEngine(ModelDirectory, _options.Device, _options.Notice);
+            _engine = new HostEngine(ModelDirectory, _options.Device, _options.Notice, _options.Precision);
             Backend = _engine.BackendName;
             Config = _engine.Config;
             ready.SetResult();

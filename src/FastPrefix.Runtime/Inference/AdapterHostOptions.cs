@@ -12,8 +12,10 @@ public enum BatchingMode
 /// <summary>Options of an <see cref="AdapterHost"/>: device, dynamic batching and the request queue.</summary>
 public sealed record AdapterHostOptions
 {
-    /// <summary>auto | cpu | cuda, as the CLI's --device.</summary>
+    /// <summary>auto | cpu | cuda | cuda-sim, as the CLI's --device.</summary>
     public string Device { get; init; } = "auto";
+    /// <summary>fp32 | bf16, as the CLI's --precision; null: the device's default (bf16 on a GPU).</summary>
+    public string? Precision { get; init; }
     /// <summary>A pass closes when it holds this many encoder rows (a record is one row, a row per choice or per QA window).</summary>
     public int MaxBatchRows { get; init; } = 32;
     /// <summary>…or when its oldest record has waited this long, whichever comes first.</summary>

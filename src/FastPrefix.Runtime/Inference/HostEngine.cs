@@ -42,9 +42,9 @@ internal sealed class HostEngine : IDisposable
     // One planned encoder pass per prefix shape, grown when a pass does not fit.
     readonly Dictionary<PassShape, EncoderPlan> _plans = [];
 
-    public HostEngine(string modelDir, string device, Action<string>? notice)
+    public HostEngine(string modelDir, string device, Action<string>? notice, string? precision = null)
     {
-        _backend = BackendFactory.Create(device, notice);
+        _backend = BackendFactory.Create(device, precision, notice);
         try
         {
             _weights = ModelFolder.LoadWeights(_backend, modelDir);

@@ -8,13 +8,21 @@ namespace FastPrefix.Tests.Reference;
 /// <summary>One model fixture folder opened for a test: config, backbone and the case files.</summary>
 public sealed class FixtureCase : IDisposable
 {
-    public const double Tolerance = 1e-4;
+    /// <summary>
+    /// What a float32 engine must reach on every tensor (1e-4), and a bf16 GPU run on values (3e-2, the fixtures'
+    /// bound) and on gradients (5e-2). The wider gradient bound is measured, not chosen: tiny-bert-a's prefix gradients
+    /// of the depth and shift cases move by 2.6e-2 when only the GEMM weights are rounded to bf16 (all else fp32) and by
+    /// 3.5e-2 when every frozen weight is, so no bf16 engine meets 3e-2 there (bench/RESULTS.md, "bf16 and the fixtures").
+    /// </summary>
+    public const double Fp32Tolerance = 1e-4, Bf16Tolerance = 3e-2, Bf16GradientTolerance = 5e-2;
     readonly Dictionary<string, SafetensorsFile> _files = [];
 
+    /// <summary>Opens the fixture on <paramref name="backend"/> (default: a new CPU backend), which it then owns.</summary>
     public FixtureCase(string folder, IBackend? backend = null)
     {
         Folder = folder;
         Backend = backend ?? new CpuBackend();
+        IsBf16 = Backend.ComputeType == TensorType.BFloat16;
         Config = EncoderConfig.Load(Path.Combine(folder, "config.json"));
         using var model = SafetensorsFile.Open(Path.Combine(folder, "model.safetensors"));
         Weights = EncoderWeights.Load(Backend, Config, new SafetensorsTensorSource(model));
@@ -22,6 +30,12 @@ public sealed class FixtureCase : IDisposable
     }
 
     public string Folder { get; }
+    /// <summary>True when the backend computes in bf16 (its tolerances are <see cref="Bf16Tolerance"/> and <see cref="Bf16GradientTolerance"/>).</summary>
+    public bool IsBf16 { get; }
+
+    /// <summary>The tolerance <see cref="AssertClose(string, string, ReadOnlySpan{float}, double?)"/> applies by default to a tensor.</summary>
+    public double Tolerance(string expectedName) =>
+        !IsBf16 ? Fp32Tolerance : expectedName.Contains(".grad.", StringComparison.Ordinal) ? Bf16GradientTolerance : Bf16Tolerance;
     public IBackend Backend { get; }
     public EncoderConfig Config { get; }
     public EncoderWeights Weights { get; }
@@ -48,8 +62,9 @@ public sealed class FixtureCase : IDisposable
     }
 
     /// <summary>Asserts max|got - expected| / max(max|expected|, 1e-6) below the tolerance; NaN never passes.</summary>
-    public void AssertClose(string file, string expectedName, ReadOnlySpan<float> got, double tolerance = Tolerance)
+    public void AssertClose(string file, string expectedName, ReadOnlySpan<float> got, double? tolerance = null)
     {
+        double limit = tolerance ?? Tolerance(expectedName);
         var f = File(file);
         Assert.True(f.Contains(expectedName), $"{Folder}/{file}: no tensor '{expectedName}'");
         var expected = f.ReadFloat64(expectedName);
@@ -63,8 +78,8 @@ public sealed class FixtureCase : IDisposable
             if (err > maxErr) { maxErr = err; worst = i; }
         }
         double rel = maxErr / Math.Max(maxExp, 1e-6);
-        Assert.True(rel < tolerance,
-            $"{Path.GetFileName(Folder)} {expectedName}: relative error {rel:E2} >= {tolerance:E0} (worst at {worst}: got {(worst >= 0 ? got[worst] : 0)}, expected {(worst >= 0 ? expected[worst] : 0)})");
+        Assert.True(rel < limit,
+            $"{Path.GetFileName(Folder)} {expectedName} on {Backend.Name}: relative error {rel:E2} >= {limit:E0} (worst at {worst}: got {(worst >= 0 ? got[worst] : 0)}, expected {(worst >= 0 ? expected[worst] : 0)})");
     }
 
     public void AssertClose(string file, string expectedName, double got) => AssertClose(file, expectedName, new[] { (float)got });
@@ -74,5 +89,6 @@ public sealed class FixtureCase : IDisposable
         foreach (var f in _files.Values) f.Dispose();
         Encoder.Dispose();
         Weights.Dispose();
+        Backend.Dispose();
     }
 }

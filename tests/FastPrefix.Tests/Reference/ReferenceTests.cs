@@ -6,20 +6,25 @@ namespace FastPrefix.Tests.Reference;
 
 /// <summary>
 /// The whole model against the float64 reference fixtures: every model fixture folder under the fixtures
-/// root (FASTPREFIX_FIXTURES or tests/fixtures) × every case. New folders are picked up without code changes.
+/// root (FASTPREFIX_FIXTURES or tests/fixtures) × every case × every backend: the CPU (fp32), and the CUDA backend on
+/// the simulated GPU and on a real one (fp32 to 1e-4, bf16 to 3e-2; a backend that is not here skips with the reason).
+/// Test names carry the fixture, the case, the backend and the precision. New folders are picked up without code changes.
 /// </summary>
 [Trait("Category", "Reference")]
 public class ReferenceTests
 {
     static readonly string[] Cases = ["hidden", "seqcls", "tokcls", "qa", "mlp", "mc", "shift", "depth", "mixed"];
 
-    public static TheoryData<string, string> FixtureCases()
+    static readonly (string Backend, string Precision)[] Backends = [("cpu", "fp32"), .. GpuBackends.Combinations];
+
+    public static TheoryData<string, string, string, string> FixtureCases()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, string, string, string>();
         // No model fixture: one row that skips (or fails) with the reason, instead of a theory without data.
-        if (!TestPaths.FixtureFoldersWith("case.safetensors").Any()) data.Add("", "");
+        if (!TestPaths.FixtureFoldersWith("case.safetensors").Any()) data.Add("", "", "cpu", "fp32");
         foreach (var dir in TestPaths.FixtureFoldersWith("case.safetensors"))
-            foreach (var c in Cases) data.Add(Path.GetFileName(dir), c);
+            foreach (var c in Cases)
+                foreach (var (backend, precision) in Backends) data.Add(Path.GetFileName(dir), c, backend, precision);
         return data;
     }
 
@@ -31,10 +36,10 @@ public class ReferenceTests
 
     [Theory]
     [MemberData(nameof(FixtureCases))]
-    public void Reference(string fixture, string caseName)
+    public void Reference(string fixture, string caseName, string backend, string precision)
     {
         if (fixture.Length == 0) TestPaths.RequireFixturesWith("case.safetensors");
-        using var fx = new FixtureCase(Path.Combine(TestPaths.FixturesRoot, fixture));
+        using var fx = new FixtureCase(Path.Combine(TestPaths.FixturesRoot, fixture), GpuBackends.Open(backend, precision));
         switch (caseName)
         {
             case "hidden": Hidden(fx); break;

@@ -9,6 +9,14 @@ public static class CliRunner
 
     public static Result Run(params string[] args) => RunWithInput(null, args);
 
+    /// <summary>Runs `fastprefix` and fails the test, showing both streams, unless it exits 0.</summary>
+    public static Result Succeeds(params string[] args)
+    {
+        var r = Run(args);
+        Assert.True(r.ExitCode == 0, $"fastprefix {string.Join(' ', args)} exited {r.ExitCode}\n{r.StdErr}\n{r.StdOut}");
+        return r;
+    }
+
     /// <summary>Starts `fastprefix` without waiting (stdout and stderr redirected, stdin closed by the caller).</summary>
     public static Process Start(params string[] args)
     {

@@ -1,5 +1,4 @@
 using FastPrefix.Backends;
-using FastPrefix.Backends.Cpu;
 using FastPrefix.Model;
 using FastPrefix.Model.Heads;
 using FastPrefix.Training;
@@ -52,24 +51,29 @@ public class StepIsolationTests
         MaxPositionEmbeddings = 32, TypeVocabSize = 2, LayerNormEps = 1e-5f, HiddenDropout = dropout, AttentionDropout = dropout,
     };
 
-    public static TheoryData<TaskKind, bool, bool, int> Cases()
+    /// <summary>Every case on the CPU and on the CUDA backend (simulated GPU, and a real one when present).</summary>
+    public static TheoryData<string, TaskKind, bool, bool, int> Cases()
     {
-        var data = new TheoryData<TaskKind, bool, bool, int>();
-        foreach (var kind in Enum.GetValues<TaskKind>())
-            foreach (bool dropout in new[] { false, true })
-                data.Add(kind, dropout, false, 0);
-        data.Add(TaskKind.SequenceClassification, true, true, 0);    // MLP prefix
-        data.Add(TaskKind.TokenClassification, true, false, 1);      // prefix depth
-        data.Add(TaskKind.MultipleChoice, true, true, 2);
+        var data = new TheoryData<string, TaskKind, bool, bool, int>();
+        foreach (var backend in new[] { "cpu", "cuda-sim", "cuda" })
+        {
+            foreach (var kind in Enum.GetValues<TaskKind>())
+                foreach (bool dropout in new[] { false, true })
+                    data.Add(backend, kind, dropout, false, 0);
+            data.Add(backend, TaskKind.SequenceClassification, true, true, 0);    // MLP prefix
+            data.Add(backend, TaskKind.TokenClassification, true, false, 1);      // prefix depth
+            data.Add(backend, TaskKind.MultipleChoice, true, true, 2);
+        }
         return data;
     }
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void A_step_runs_only_ops_between_its_upload_and_the_read_back(TaskKind kind, bool dropout, bool mlp, int firstLayer)
+    public void A_step_runs_only_ops_between_its_upload_and_the_read_back(string backend, TaskKind kind, bool dropout, bool mlp, int firstLayer)
     {
         var c = Config(dropout ? 0.1f : 0f);
-        var rec = new RecordingBackend(new CpuBackend());
+        using var inner = GpuBackends.Open(backend);
+        var rec = new RecordingBackend(inner);
         var weights = EncoderWeights.Load(rec, c, new SyntheticCheckpoint(c, seed: 3));
         Prefix prefix = mlp ? new MlpPrefix(rec, c, 3, 5, firstLayer) : new PlainPrefix(rec, c, 3, firstLayer);
         int labels = kind switch { TaskKind.QuestionAnswering => 2, TaskKind.MultipleChoice => 1, _ => 3 };

@@ -1,3 +1,4 @@
+using FastPrefix.Backends;
 using FastPrefix.Backends.Cpu;
 using FastPrefix.Model;
 using FastPrefix.Model.Heads;
@@ -41,12 +42,12 @@ sealed class ToyTask : ITrainingData, IEvaluator
     };
 
     /// <summary>
-    /// The model with deterministic initial parameters (prefix ~ N(0, 0.5), head weight ~ N(0, 0.02), bias 0) on a
+    /// The model (on <paramref name="backend"/>, default a new CPU backend) with deterministic initial parameters (prefix ~ N(0, 0.5), head weight ~ N(0, 0.02), bias 0) on a
     /// random backbone (weights ~ N(0, 0.3): large enough that the prefix of layer 0 changes what layer 1 sees).
     /// </summary>
-    public static PTuningModel BuildModel(int hidden = 16, PTuningOptions? options = null, int prefixLen = 4)
+    public static PTuningModel BuildModel(int hidden = 16, PTuningOptions? options = null, int prefixLen = 4, IBackend? backend = null)
     {
-        var b = new CpuBackend();
+        var b = backend ?? new CpuBackend();
         var c = Config(hidden);
         var weights = EncoderWeights.Load(b, c, new SyntheticCheckpoint(c, seed: 11, std: 0.3f));
         var model = new PTuningModel(new Encoder(b, weights), new PlainPrefix(b, c, prefixLen), TaskHead.Create(TaskKind.SequenceClassification, b, c, 2), options);

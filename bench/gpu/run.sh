@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The GPU half of bench/gpu/build.sh: on the GPU machine (no .NET SDK needed), from the repository root, with the
+# archive build.sh made. Prints the card, runs every GPU test, the CLI end to end on the GPU (train -> eval -> predict),
+# and `fastprefix bench` for bert-base and bert-large (batch 32 x 128, prefix 20, train and infer, bf16), then one
+# short table. Exit 0 only if everything passed.
+#
+#   bench/gpu/run.sh [--dry-run] [LOGDIR]
+#
+# --dry-run: the same steps on a machine without a GPU, against the simulated GPU (--device cuda-sim) with small bench
+# shapes, to prove the plumbing; the tests' "cuda" rows then skip, as they should. LOGDIR (default: a temporary
+# folder; on the device machine pass $OUT) receives each step's log and summary.txt.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+dry=0
+if [ "${1:-}" = "--dry-run" ]; then dry=1; shift; fi
+logs=${1:-$(mktemp -d)}
+mkdir -p "$logs"
+archive=bench/gpu/out/gpu-bundle.tar.xz
+[ -f "$archive" ] || { echo "no $archive: run bench/gpu/build.sh first (where the .NET SDK is)"; exit 2; }
+
+# Unpacked inside the repository: the tests find the fixtures (tests/fixtures) above their own folder.
+rm -rf bench/gpu/out/gpu-bundle
+if command -v xz >/dev/null; then tar -C bench/gpu/out -xJf "$archive"
+else python3 -c "import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])" "$archive" bench/gpu/out; fi
+bundle=$PWD/bench/gpu/out/gpu-bundle
+app=$bundle/app
+export NO_COLOR=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 FASTPREFIX_CACHE=$bundle/cache
+device=cuda
+if [ $dry = 1 ]; then device=cuda-sim; fi
+
+rows=()     # summary rows: "check|result"
+failed=0
+row() { rows+=("$1|$2"); }
+
+# ---- the card ----
+if [ $dry = 1 ]; then card="none (dry run: the simulated GPU)"
+else card=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi failed"); fi
+row "card" "$card"
+row "bundle" "commit $(cat "$bundle/COMMIT")"
+
+# ---- tests: xUnit v3 runners, self-contained; the summary line is "Total: N, Errors: E, Failed: F, Skipped: S, ..." ----
+# On a GPU a skipped "cuda" row means the backend could not be had there: that is a failure, not a skip.
+tests() {   # name, log, runner, args...
+  local name=$1 log=$logs/$2 runner=$3; shift 3
+  timeout 900 "$app/$runner" -noColor "$@" > "$log" 2>&1
+  local rc=$? summary cudaSkips
+  summary=$(grep -oE 'Total: [0-9]+, Errors: [0-9]+, Failed: [0-9]+, Skipped: [0-9]+' "$log" | tail -1)
+  cudaSkips=$(grep -E '\[SKIP\]' "$log" | grep -cE '"cuda"' || true)
+  if [ $dry = 0 ] && [ "$cudaSkips" -gt 0 ]; then rc=1; summary="$summary; $cudaSkips cuda rows SKIPPED"; fi
+  [ $rc -eq 0 ] || failed=1
+  row "$name" "${summary:-no summary (exit $rc)}$([ $rc -eq 0 ] || echo ' FAILED, see '"$2")"
+}
+tests "kernel tests (all)" tests-kernels.log FastPrefix.Kernels.Tests
+tests "backend, attention, Reference, training tests" tests-backend.log FastPrefix.Tests \
+  -class 'FastPrefix.Tests.Backends.Cuda.*' -class FastPrefix.Tests.Backends.AttentionKernelTests -class FastPrefix.Tests.Reference.ReferenceTests \
+  -class FastPrefix.Tests.Training.GpuTrainingTests -class FastPrefix.Tests.Training.StepIsolationTests
+
+# ---- the CLI end to end on the device ----
+fp=$app/fastprefix
+run=$(mktemp -d)
+{
+  set -e
+  "$fp" train --model "$bundle/model" --task seqcls --train "$bundle/data/train.jsonl" --eval "$bundle/data/dev.jsonl" --output "$run" \
+    --epochs 4 --batch-size 16 --prefix-len 8 --lr 3e-2 --max-seq-length 32 --device $device
+  "$fp" eval --model "$bundle/model" --adapter "$run" --data "$bundle/data/dev.jsonl" --device $device
+  "$fp" predict --model "$bundle/model" --adapter "$run" --data "$bundle/data/predict.jsonl" --device $device
+} > "$logs/cli.log" 2>&1
+rc=$?
+accuracy=$(grep -oE '"accuracy":[0-9.]+' "$logs/cli.log" | tail -1 | cut -d: -f2)
+predictions=$(grep -c '"label"' "$logs/cli.log" || true)
+if [ $rc -ne 0 ] || [ -z "$accuracy" ] || [ "$predictions" -ne 8 ]; then failed=1; row "CLI train -> eval -> predict ($device)" "FAILED (exit $rc), see cli.log"
+else row "CLI train -> eval -> predict ($device, $(grep -oE 'running on [^:]*' "$logs/cli.log" | head -1 | sed 's/running on //'))" "eval accuracy $accuracy, 8 predictions"; fi
+
+# ---- bench ----
+bench() {   # label, args...
+  local label=$1; shift
+  timeout 600 "$fp" bench --json --device $device "$@" >> "$logs/bench.log" 2>&1 || { failed=1; row "bench $label" "FAILED, see bench.log"; return; }
+  grep '^{' "$logs/bench.log" | tail -2 | while read -r line; do
+    field() { echo "$line" | grep -oE "\"$1\":[^,}]+" | cut -d: -f2- | tr -d '"'; }
+    echo "bench $label $(field mode)|$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
+  done > "$logs/bench-rows.txt"
+  while IFS= read -r r; do rows+=("$r"); done < "$logs/bench-rows.txt"
+}
+if [ $dry = 1 ]; then
+  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1
+else
+  bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16
+  bench "bert-large 32x128 P20 bf16" --shape bert-large --batch 32 --seq 128 --prefix 20 --precision bf16
+fi
+rm -f "$logs/bench-rows.txt"
+
+# ---- the table ----
+{
+  echo "| check | result |"
+  echo "| --- | --- |"
+  for r in "${rows[@]}"; do echo "| ${r%%|*} | ${r#*|} |"; done
+  [ $failed = 0 ] && echo "ALL PASSED" || echo "SOMETHING FAILED (logs in $logs)"
+} | tee "$logs/summary.txt"
+exit $failed
