@@ -30,15 +30,23 @@ words=(good great fine nice bad awful poor sad the a film book play song was is 
   printf '%s\n' '[PAD]' '[UNK]' '[CLS]' '[SEP]' '[MASK]' "${words[@]}"
   for ((i = 5 + ${#words[@]}; i < 500; i++)); do echo "w$i"; done
 } > "$bundle/model/vocab.txt"
+# The same data on every build: RANDOM seeded once and read only in this shell (a $(...) subshell reseeds it).
 RANDOM=7
-sentence() {   # $1: 1 positive, 0 negative
+sentence() {   # $1: 1 positive, 0 negative; sets $line
   local good=(good great fine nice) bad=(bad awful poor sad) things=(film book play song) w
   if [ "$1" = 1 ]; then w=${good[RANDOM % 4]}; else w=${bad[RANDOM % 4]}; fi
-  echo "the ${things[RANDOM % 4]} was very $w and ${things[RANDOM % 4]} so $w"
+  line="the ${things[RANDOM % 4]} was very $w and ${things[RANDOM % 4]} so $w"
 }
-for ((i = 0; i < 128; i++)); do echo "{\"sentence\": \"$(sentence $((i % 2)))\", \"label\": \"$((i % 2 == 1 ? 1 : 0))\"}"; done > "$bundle/data/train.jsonl"
-for ((i = 0; i < 32; i++)); do echo "{\"sentence\": \"$(sentence $((i % 2)))\", \"label\": \"$((i % 2 == 1 ? 1 : 0))\"}"; done > "$bundle/data/dev.jsonl"
-for ((i = 0; i < 8; i++)); do echo "{\"sentence\": \"$(sentence $((i % 2)))\"}"; done > "$bundle/data/predict.jsonl"
+examples() {   # count, with labels (1/0)
+  local i
+  for ((i = 0; i < $1; i++)); do
+    sentence $((i % 2))
+    if [ "$2" = 1 ]; then echo "{\"sentence\": \"$line\", \"label\": \"$((i % 2))\"}"; else echo "{\"sentence\": \"$line\"}"; fi
+  done
+}
+examples 128 1 > "$bundle/data/train.jsonl"
+examples 32 1 > "$bundle/data/dev.jsonl"
+examples 8 0 > "$bundle/data/predict.jsonl"
 git rev-parse HEAD > "$bundle/COMMIT" 2>/dev/null || echo unknown > "$bundle/COMMIT"
 
 echo "packing $(du -sh "$bundle" | cut -f1) into $out/gpu-bundle.tar.xz"
