@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU half of bench/gpu/build.sh: on the GPU machine (no .NET SDK needed), from the repository root, with the
 # archive build.sh made. Prints the card, runs every GPU test, the CLI end to end on the GPU (train -> eval -> predict),
-# and `fastprefix bench` for bert-base and bert-large (batch 32 x 128, prefix 20, train and infer, bf16), then one
+# and `fastprefix bench` for bert-base and bert-large (batch 32 x 128, prefix 20, train and infer, bf16; bert-base training
+# also with --graphs off, the peer of the graph replay, at 32 x 128 and 4 x 64), then one
 # short table. Exit 0 only if everything passed.
 #
 #   bench/gpu/run.sh [--dry-run] [LOGDIR]
@@ -62,7 +63,7 @@ tests() {   # name, log, runner, args...
 tests "kernel tests (all)" tests-kernels.log FastPrefix.Kernels.Tests
 tests "backend, attention, Reference, training tests" tests-backend.log FastPrefix.Tests \
   -class 'FastPrefix.Tests.Backends.Cuda.*' -class FastPrefix.Tests.Backends.AttentionKernelTests -class FastPrefix.Tests.Reference.ReferenceTests \
-  -class FastPrefix.Tests.Training.GpuTrainingTests -class FastPrefix.Tests.Training.StepIsolationTests
+  -class FastPrefix.Tests.Training.GpuTrainingTests -class FastPrefix.Tests.Training.GraphStepTests -class FastPrefix.Tests.Training.StepIsolationTests
 
 # ---- the CLI end to end on the device ----
 fp=$app/fastprefix
@@ -81,22 +82,33 @@ if [ $rc -ne 0 ] || [ -z "$accuracy" ] || [ "$predictions" -ne 8 ]; then failed=
 else row "CLI train -> eval -> predict ($device, $(grep -oE 'running on [^:]*' "$logs/cli.log" | head -1 | sed 's/running on //'))" "eval accuracy $accuracy, 8 predictions"; fi
 
 # ---- bench ----
-bench() {   # label, args...
-  local label=$1; shift
-  timeout "$(left 150)" "$fp" bench --json --device $device "$@" >> "$logs/bench.log" 2>&1 || { failed=1; row "bench $label" "FAILED, see bench.log"; return; }
-  grep '^{' "$logs/bench.log" | tail -2 | while read -r line; do
+bench() {   # label, args...: one row per measurement the call printed
+  local label=$1 out; shift
+  out=$(mktemp)
+  timeout "$(left 150)" "$fp" bench --json --device $device "$@" > "$out" 2>&1
+  local rc=$?
+  cat "$out" >> "$logs/bench.log"
+  if [ $rc -ne 0 ]; then failed=1; row "bench $label" "FAILED (exit $rc), see bench.log"; rm -f "$out"; return; fi
+  while read -r line; do
     field() { echo "$line" | grep -oE "\"$1\":[^,}]+" | cut -d: -f2- | tr -d '"'; }
-    echo "bench $label $(field mode)|$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
-  done > "$logs/bench-rows.txt"
-  while IFS= read -r r; do rows+=("$r"); done < "$logs/bench-rows.txt"
+    local mode graphs=""
+    mode=$(field mode)
+    if [ "$mode" = train ]; then graphs=" (graphs $([ "$(field graphs)" = true ] && echo on || echo off))"; fi
+    row "bench $label $mode$graphs" "$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
+  done < <(grep '^{' "$out")
+  rm -f "$out"
 }
 if [ $dry = 1 ]; then
-  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1
+  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 2
+  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1 --train --graphs off
 else
   bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16
+  bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16 --train --graphs off
   bench "bert-large 32x128 P20 bf16" --shape bert-large --batch 32 --seq 128 --prefix 20 --precision bf16
+  # Small steps are where launch overhead shows: the graph replay's case.
+  bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --train
+  bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --train --graphs off
 fi
-rm -f "$logs/bench-rows.txt"
 
 # ---- the table ----
 {

@@ -25,6 +25,7 @@ internal sealed record BenchRequest
     public string Device { get; init; } = "auto";
     public string? Precision { get; init; }
     public bool Json { get; init; }
+    public bool Graphs { get; init; } = true;
 }
 
 /// <summary>
@@ -53,9 +54,10 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Also print one JSON line per measurement (for scripts)" };
         var device = CommonOptions.Device();
         var precision = CommonOptions.Precision();
+        var graphs = CommonOptions.Graphs();
         var command = new Command("bench", "Time training and inference on a random backbone: ms per step, tokens/s, TFLOP/s, peak memory")
         {
-            shape, layers, hidden, heads, intermediate, batch, seq, prefix, train, infer, steps, warmup, json, device, precision,
+            shape, layers, hidden, heads, intermediate, batch, seq, prefix, train, infer, steps, warmup, json, device, precision, graphs,
         };
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -66,6 +68,7 @@ internal static class BenchCommand
                 Config = config, ShapeName = name, Batch = p.GetValue(batch), Seq = p.GetValue(seq), Prefix = p.GetValue(prefix),
                 Train = t || !i, Infer = i || !t, Steps = p.GetValue(steps), Warmup = p.GetValue(warmup),
                 Device = p.GetValue(device)!, Precision = p.GetValue(precision), Json = p.GetValue(json),
+                Graphs = p.GetValue(graphs) == "on",
             }, Console.Out);
         }));
         return command;
@@ -115,28 +118,21 @@ internal static class BenchCommand
             Labels = [.. Enumerable.Range(0, r.Batch).Select(b => b % 2)],
         };
         model.Plan(r.Batch, r.Seq, training: r.Train);
-        if (r.Train) Report("train", Time(r, TrainStep(model, batch)), r, backend, output);
-        if (r.Infer) Report("infer", Time(r, InferStep(model, batch)), r, backend, output);
-        return CliErrors.Ok;
-    }
-
-    /// <summary>A training step as the trainer runs it (Trainer.TrainStep), then a wait for its loss.</summary>
-    static Action<int> TrainStep(PTuningModel model, TaskBatch batch)
-    {
-        var adam = new AdamW(model.Parameters);
-        var clipping = new GradientClipping(model.Parameters);
-        return step =>
+        if (r.Train)
         {
-            model.Stage(batch, training: true, seed: (ulong)step, padRows: true);
-            adam.StageStep(model.Staging.Floats(model.OptimizerScalars), 1e-3f);
-            model.Staging.Upload();
-            model.ZeroGrad();
-            model.RunForward();
-            model.Backward();
-            clipping.Measure(1.0, model.Results, PTuningModel.NormIndex);
-            adam.Apply(model.OptimizerScalarsView, 0, model.Results, PTuningModel.ClipIndex);
-            model.Backend.Download(model.Results, new float[2]);   // waits for the step
-        };
+            using var adam = new AdamW(model.Parameters);
+            using var step = new TrainingStep(model, adam, maxGradNorm: 1.0, useGraphs: r.Graphs);
+            var times = Time(r, s =>
+            {
+                step.Run(batch, (ulong)s, 1e-3f);   // as the trainer runs a step (lr 1e-3)
+                model.Backend.Download(model.Results, new float[2]);   // waits for it
+            });
+            string? graphs = backend is not ICapturingBackend ? null
+                : step.UsesGraphs ? $"graphs on: one graph of {step.GraphOperations} ops a step" : "graphs off";
+            Report("train", graphs, times, r, backend, output);
+        }
+        if (r.Infer) Report("infer", null, Time(r, InferStep(model, batch)), r, backend, output);
+        return CliErrors.Ok;
     }
 
     /// <summary>An inference pass: stage, upload, forward, read the logits back.</summary>
@@ -166,7 +162,8 @@ internal static class BenchCommand
         return ms;
     }
 
-    static void Report(string mode, double[] sorted, BenchRequest r, IBackend backend, TextWriter output)
+    /// <param name="graphs">How training steps ran where the backend can record graphs; null elsewhere.</param>
+    static void Report(string mode, string? graphs, double[] sorted, BenchRequest r, IBackend backend, TextWriter output)
     {
         double median = Percentile(sorted, 0.5), p90 = Percentile(sorted, 0.9);
         double flops = mode == "train" ? BenchFlops.TrainStep(r.Config, r.Batch, r.Seq, r.Prefix) : BenchFlops.Forward(r.Config, r.Batch, r.Seq, r.Prefix);
@@ -174,12 +171,13 @@ internal static class BenchCommand
         double tflops = flops / (median / 1000) / 1e12;
         var (peak, what) = PeakMemory(backend);
         string rate = tflops >= 0.1 ? $"{tflops:F2} TFLOP/s" : $"{tflops * 1000:F2} GFLOP/s";
-        output.WriteLine($"{mode}: {median:F2} ms/step median, {p90:F2} p90 ({r.Steps} steps after {r.Warmup} warm-up); {tokensPerSecond:N0} tokens/s; " +
+        string label = graphs != null ? $"{mode} ({graphs})" : mode;
+        output.WriteLine($"{label}: {median:F2} ms/step median, {p90:F2} p90 ({r.Steps} steps after {r.Warmup} warm-up); {tokensPerSecond:N0} tokens/s; " +
                          $"{rate} ({flops / 1e9:N1} GFLOP a step); peak memory {OutputFolder.Megabytes(peak)} ({what})");
         if (r.Json)
             output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["mode"] = mode, ["shape"] = r.ShapeName, ["backend"] = backend.Name, ["batch"] = r.Batch, ["seq"] = r.Seq, ["prefix"] = r.Prefix,
+                ["mode"] = mode, ["graphs"] = graphs?.StartsWith("graphs on", StringComparison.Ordinal) == true, ["shape"] = r.ShapeName, ["backend"] = backend.Name, ["batch"] = r.Batch, ["seq"] = r.Seq, ["prefix"] = r.Prefix,
                 ["ms_median"] = Math.Round(median, 3), ["ms_p90"] = Math.Round(p90, 3), ["tokens_per_s"] = Math.Round(tokensPerSecond),
                 ["tflops"] = Math.Round(tflops, 3), ["peak_bytes"] = peak,
             }));

@@ -43,4 +43,17 @@ internal static class CommonOptions
         option.AcceptOnlyFromAmong([.. BackendFactory.Precisions]);
         return option;
     }
+
+    /// <summary>--graphs on|off: replay each training step as one recorded graph on CUDA.</summary>
+    public static Option<string> Graphs()
+    {
+        var option = new Option<string>("--graphs")
+        {
+            Description = "on | off: run each training step as one recorded CUDA graph per batch shape (bit-identical results; " +
+                          "off issues every op from the host, for comparison; no effect on the CPU)",
+            DefaultValueFactory = _ => "on",
+        };
+        option.AcceptOnlyFromAmong("on", "off");
+        return option;
+    }
 }

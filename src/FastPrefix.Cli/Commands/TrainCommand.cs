@@ -81,12 +81,13 @@ internal static class TrainCommand
         var prefixDropout = new Option<float?>("--prefix-dropout") { Description = "Dropout on the prefix keys/values (default: config hidden_dropout_prob)" };
         var device = CommonOptions.Device();
         var precision = CommonOptions.Precision();
+        var graphs = CommonOptions.Graphs();
         var command = new Command("train", "Train a P-Tuning v2 prefix and task head on a frozen checkpoint. " +
             $"Ctrl+C stops after the current step, writes a checkpoint and exits {CliErrors.Interrupted}; --resume continues from it")
         {
             model, task, train, eval, output, prefixLen, projection, firstLayer, positions, epochs, maxSteps, lr, batch, maxLen, seed,
             warmup, decay, schedule, gamma, clip, patience, resume, overwrite, force, textFields, labelField, squadV2, stride,
-            hiddenDropout, attentionDropout, prefixDropout, device, precision,
+            hiddenDropout, attentionDropout, prefixDropout, device, precision, graphs,
         };
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -105,6 +106,7 @@ internal static class TrainCommand
                     Seed = p.GetValue(seed), WarmupRatio = p.GetValue(warmup), WeightDecay = p.GetValue(decay), MaxGradNorm = p.GetValue(clip),
                     Schedule = p.GetValue(schedule) switch { "constant" => LrScheduleKind.Constant, "exponential" => LrScheduleKind.Exponential, _ => LrScheduleKind.Linear },
                     Gamma = p.GetValue(gamma), EarlyStoppingPatience = p.GetValue(patience), LengthBucketing = true,
+                    UseGraphs = p.GetValue(graphs) == "on",
                 },
                 Data = new TaskDataOptions
                 {

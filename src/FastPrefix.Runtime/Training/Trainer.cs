@@ -10,7 +10,8 @@ namespace FastPrefix.Training;
 /// Trains a <see cref="PTuningModel"/>'s parameters (prefix and head) with AdamW. A step touches the host only at
 /// its edges: the batch, its dropout seeds (from (Seed, step)), the learning rate and bias corrections are staged
 /// and uploaded once; then ZeroGrad → Forward → loss → Backward → global norm → AdamW (clipped on the fly) → record
-/// the loss and norm into a device ring run as backend ops. The ring is read back lazily (progress reports, epoch
+/// the loss and norm into a device ring run as backend ops (<see cref="TrainingStep"/>: on CUDA one replayed graph per
+/// batch shape). The ring is read back lazily (progress reports, epoch
 /// ends, checkpoints, or when it is full); a non-finite loss stops training there, naming its step. After every epoch
 /// it evaluates, keeps a host copy of the best parameters, writes checkpoint.safetensors, metrics.jsonl and
 /// curves.png, and stops early when the main metric stops improving; at the end the best parameters are put
@@ -22,13 +23,12 @@ public sealed class Trainer
     static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(100);
     /// <summary>Steps whose (loss, norm) the device ring holds before the host must read it.</summary>
     internal const int RecordedSteps = 256;
-    const int RecordWidth = 3;   // loss (float pair), gradient norm
+    const int RecordWidth = TrainingStep.RecordWidth;
 
     readonly PTuningModel _model;
     readonly ITrainingData _data;
     readonly IEvaluator? _evaluator;
     readonly Parameter[] _params;
-    readonly GradientClipping _clipping;
     readonly float[] _recordHost = new float[RecordedSteps * RecordWidth];
 
     public Trainer(PTuningModel model, ITrainingData data, TrainingOptions options, IEvaluator? evaluator = null)
@@ -42,7 +42,6 @@ public sealed class Trainer
             throw new ArgumentException("EarlyStoppingPatience needs an evaluator and EvalEveryEpoch");
         _model = model; _data = data; _evaluator = evaluator; Options = options;
         _params = [.. model.Parameters];
-        _clipping = new GradientClipping(_params);
         StepsPerEpoch = BatchPlanner.BatchesPerEpoch(data.Count, options.BatchSize);
         TotalSteps = options.MaxSteps > 0 ? options.MaxSteps : checked(options.Epochs * StepsPerEpoch);
         Epochs = (TotalSteps + StepsPerEpoch - 1) / StepsPerEpoch;
@@ -78,6 +77,7 @@ public sealed class Trainer
     {
         using var adam = new AdamW(_params, Options.AdamW);
         using var record = _model.Backend.Zeros(RecordedSteps * RecordWidth);
+        using var step = new TrainingStep(_model, adam, Options.MaxGradNorm, record, Options.UseGraphs);
         var s = new RunState();
         if (resume) Restore(s, adam);
         if (Options.OutputDir != null) Directory.CreateDirectory(Options.OutputDir);
@@ -102,10 +102,10 @@ public sealed class Trainer
                 {
                     ReadRecord(s, record);
                     if (savedAt != s.GlobalStep) SaveCheckpoint(s, adam, Elapsed());
-                    return Result(s, cancelled: true);
+                    return Result(s, step, cancelled: true);
                 }
                 stepClock.Start();
-                s.LastLr = TrainStep(plan[k], s.GlobalStep, epoch, adam, record, s.GlobalStep - s.RecordedUpTo);
+                s.LastLr = TrainStep(step, plan[k], epoch, s);
                 stepClock.Stop();
                 s.GlobalStep++; stepsHere++;
 
@@ -141,31 +141,21 @@ public sealed class Trainer
         }
 
         if (s.Best != null) Upload(s.Best);
-        return Result(s, cancelled: false);
+        return Result(s, step, cancelled: false);
     }
 
     /// <summary>
-    /// One optimiser step: stage and upload the batch and the step's scalars, then backend ops only. Returns the
-    /// learning rate used. The step's loss and gradient norm go to row <paramref name="slot"/> of the device record.
+    /// One optimiser step (<see cref="TrainingStep"/>): the batch and the step's scalars staged and uploaded once, then
+    /// backend ops only. Returns the learning rate used. The step's loss and gradient norm go to the record's next row.
     /// </summary>
-    double TrainStep(int[] batchIndices, int globalStep, int epoch, AdamW adam, Tensor record, int slot)
+    double TrainStep(TrainingStep step, int[] batchIndices, int epoch, RunState s)
     {
+        int globalStep = s.GlobalStep;
         var batch = _data.MakeBatch(batchIndices);
         if (!batch.HasTargets) throw new TrainingException($"training batch of step {globalStep + 1} has no targets (labels or answer positions)");
         EnsurePlan(batch);
         double lr = Schedule.At(globalStep, epoch);
-        _model.Stage(batch, training: true, seed: DropoutHash.Derive(Options.Seed, (ulong)globalStep), padRows: true);
-        var staging = _model.Staging;
-        adam.StageStep(staging.Floats(_model.OptimizerScalars), (float)lr);
-        staging.Ints(_model.ResultSlot)[0] = slot;
-        staging.Upload();
-
-        _model.ZeroGrad();
-        _model.RunForward();
-        _model.Backward();
-        _clipping.Measure(Options.MaxGradNorm, _model.Results, PTuningModel.NormIndex);
-        adam.Apply(_model.OptimizerScalarsView, 0, _model.Results, PTuningModel.ClipIndex);
-        _model.Backend.CopyToSlot(_model.Results, PTuningModel.LossIndex, RecordWidth, record, staging.Tensor, _model.ResultSlot.Offset);
+        step.Run(batch, DropoutHash.Derive(Options.Seed, (ulong)globalStep), (float)lr, slot: s.GlobalStep - s.RecordedUpTo);
         return lr;
     }
 
@@ -320,10 +310,11 @@ public sealed class Trainer
         foreach (var p in _params) p.Upload(byName[p.Name].Data);
     }
 
-    TrainingResult Result(RunState s, bool cancelled) => new()
+    TrainingResult Result(RunState s, TrainingStep step, bool cancelled) => new()
     {
         Completed = !cancelled, Cancelled = cancelled, StoppedEarly = s.StoppedEarly, EpochsCompleted = s.EpochsCompleted,
         Steps = s.GlobalStep, TotalSteps = TotalSteps, BestEpoch = s.BestEpoch, BestMetric = s.BestMetric, History = [.. s.History],
+        GraphReplays = step.GraphReplays,
     };
 
     sealed class RunState

@@ -39,6 +39,11 @@ public sealed record TrainingOptions
     public int CheckpointEverySteps { get; init; }
     /// <summary>Batch examples of similar length together (within chunks of 50 batches) to reduce padding.</summary>
     public bool LengthBucketing { get; init; }
+    /// <summary>
+    /// Replay each training step as one recorded graph per pass shape where the backend can record (CUDA); the results
+    /// are bit-identical either way, so a run may be resumed with the other setting. No effect on the CPU.
+    /// </summary>
+    public bool UseGraphs { get; init; } = true;
 
     public AdamWOptions AdamW => new() { Beta1 = Beta1, Beta2 = Beta2, Eps = AdamEps, WeightDecay = WeightDecay };
 

@@ -15,4 +15,6 @@ public sealed record TrainingResult
     public int? BestEpoch { get; init; }
     public double? BestMetric { get; init; }
     public IReadOnlyList<EpochSummary> History { get; init; } = [];
+    /// <summary>Steps of this call run by replaying a recorded graph (CUDA, <see cref="TrainingOptions.UseGraphs"/>); 0 on the CPU.</summary>
+    public int GraphReplays { get; init; }
 }

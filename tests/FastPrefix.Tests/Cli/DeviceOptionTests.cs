@@ -98,6 +98,7 @@ public class DeviceOptionTests
             "--steps", "3", "--warmup", "1", "--device", device, "--json");
         var json = r.StdOut.Split('\n').Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(["train", "infer"], json.Select(j => j.GetProperty("mode").GetString()));
+        Assert.Equal(device == "cuda-sim", json[0].GetProperty("graphs").GetBoolean());   // training steps replayed as graphs where the backend records
         foreach (var j in json)
         {
             Assert.True(j.GetProperty("ms_median").GetDouble() > 0 && j.GetProperty("ms_p90").GetDouble() >= j.GetProperty("ms_median").GetDouble());

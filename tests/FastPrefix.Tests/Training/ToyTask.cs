@@ -35,20 +35,20 @@ sealed class ToyTask : ITrainingData, IEvaluator
 
     public const int VocabSize = 12;
 
-    public static EncoderConfig Config(int hidden) => new()
+    public static EncoderConfig Config(int hidden, int maxPositions = 16) => new()
     {
         ModelType = "bert", VocabSize = VocabSize, HiddenSize = hidden, NumLayers = 2, NumHeads = 2, IntermediateSize = 32,
-        MaxPositionEmbeddings = 16, TypeVocabSize = 2, LayerNormEps = 1e-5f, HiddenDropout = 0.1f, AttentionDropout = 0.1f,
+        MaxPositionEmbeddings = maxPositions, TypeVocabSize = 2, LayerNormEps = 1e-5f, HiddenDropout = 0.1f, AttentionDropout = 0.1f,
     };
 
     /// <summary>
     /// The model (on <paramref name="backend"/>, default a new CPU backend) with deterministic initial parameters (prefix ~ N(0, 0.5), head weight ~ N(0, 0.02), bias 0) on a
     /// random backbone (weights ~ N(0, 0.3): large enough that the prefix of layer 0 changes what layer 1 sees).
     /// </summary>
-    public static PTuningModel BuildModel(int hidden = 16, PTuningOptions? options = null, int prefixLen = 4, IBackend? backend = null)
+    public static PTuningModel BuildModel(int hidden = 16, PTuningOptions? options = null, int prefixLen = 4, IBackend? backend = null, int maxPositions = 16)
     {
         var b = backend ?? new CpuBackend();
-        var c = Config(hidden);
+        var c = Config(hidden, maxPositions);
         var weights = EncoderWeights.Load(b, c, new SyntheticCheckpoint(c, seed: 11, std: 0.3f));
         var model = new PTuningModel(new Encoder(b, weights), new PlainPrefix(b, c, prefixLen), TaskHead.Create(TaskKind.SequenceClassification, b, c, 2), options);
         var rng = new Random(7);

@@ -68,7 +68,11 @@ public sealed partial class CudaBackend : IBackend
         return buffer;
     }
 
-    internal void Released(long bytes) => Interlocked.Add(ref _allocated, -bytes);
+    internal void Released(long bytes)
+    {
+        Interlocked.Add(ref _allocated, -bytes);
+        Interlocked.Increment(ref _memoryGeneration);   // recordings may point into what was freed
+    }
 
     public Tensor View(Tensor parent, long offset, TensorType type, params int[] shape) => C(parent).View(offset, type, shape);
 
