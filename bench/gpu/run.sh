@@ -2,7 +2,8 @@
 # The GPU half of bench/gpu/build.sh: on the GPU machine (no .NET SDK needed), from the repository root, with the
 # archive build.sh made. Prints the card, runs every GPU test, the CLI end to end on the GPU (train -> eval -> predict),
 # and `fastprefix bench` for bert-base and bert-large (batch 32 x 128, prefix 20, train and infer, bf16; bert-base training
-# also with --graphs off, the peer of the graph replay, at 32 x 128 and 4 x 64), then one
+# also with --graphs off, the peer of the graph replay, at 32 x 128 and 4 x 64), the same steps in PyTorch + transformers +
+# PEFT (bench/gpu/torch_peer.py: the ratio rows), then one
 # short table. Exit 0 only if everything passed.
 #
 #   bench/gpu/run.sh [--dry-run] [LOGDIR]
@@ -81,33 +82,53 @@ predictions=$(grep -c '"label"' "$logs/cli.log" || true)
 if [ $rc -ne 0 ] || [ -z "$accuracy" ] || [ "$predictions" -ne 8 ]; then failed=1; row "CLI train -> eval -> predict ($device)" "FAILED (exit $rc), see cli.log"
 else row "CLI train -> eval -> predict ($device, $(grep -oE 'running on [^:]*' "$logs/cli.log" | head -1 | sed 's/running on //'))" "eval accuracy $accuracy, 8 predictions"; fi
 
-# ---- bench ----
-bench() {   # label, args...: one row per measurement the call printed
-  local label=$1 out; shift
+# ---- bench, and the peer: the same step in PyTorch + transformers + PEFT (bench/gpu/torch_peer.py) ----
+declare -A ms   # "who label mode" -> median ms, for the ratio rows
+measure() {   # who (fastprefix | torch), label, command...: one row per JSON measurement the command printed
+  local who=$1 label=$2 out rc; shift 2
   out=$(mktemp)
-  timeout "$(left 150)" "$fp" bench --json --device $device "$@" > "$out" 2>&1
-  local rc=$?
+  timeout "$(left 150)" "$@" > "$out" 2>&1
+  rc=$?
   cat "$out" >> "$logs/bench.log"
-  if [ $rc -ne 0 ]; then failed=1; row "bench $label" "FAILED (exit $rc), see bench.log"; rm -f "$out"; return; fi
+  if [ $rc -ne 0 ]; then
+    # The peer is a measurement, not a check of ours: its failure is reported but fails nothing.
+    [ "$who" = torch ] || failed=1
+    row "$who $label" "FAILED (exit $rc), see bench.log"; rm -f "$out"; return
+  fi
+  local line mode graphs
   while read -r line; do
     field() { echo "$line" | grep -oE "\"$1\":[^,}]+" | cut -d: -f2- | tr -d '"'; }
-    local mode graphs=""
-    mode=$(field mode)
-    if [ "$mode" = train ]; then graphs=" (graphs $([ "$(field graphs)" = true ] && echo on || echo off))"; fi
-    row "bench $label $mode$graphs" "$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
+    mode=$(field mode); graphs=""
+    if [ "$who" = fastprefix ] && [ "$mode" = train ]; then graphs=" (graphs $([ "$(field graphs)" = true ] && echo on || echo off))"; fi
+    if [ "$graphs" != " (graphs off)" ]; then ms["$who $label $mode"]=$(field ms_median); fi   # ratios compare the default
+    row "$who $label $mode$graphs" "$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
   done < <(grep '^{' "$out")
   rm -f "$out"
+}
+bench() { local label=$1; shift; measure fastprefix "$label" "$fp" bench --json --device $device "$@"; }
+peer() { local label=$1; shift; measure torch "$label" python3 bench/gpu/torch_peer.py "$@"; }
+ratio() {   # label, mode: FastPrefix time / the peer's, when both ran
+  local ours=${ms["fastprefix $1 $2"]:-} theirs=${ms["torch $1 $2"]:-}
+  [ -n "$ours" ] && [ -n "$theirs" ] || return 0
+  row "ratio $1 $2" "FastPrefix / PyTorch+PEFT time: $(awk -v a="$ours" -v b="$theirs" 'BEGIN {printf "%.2f", a / b}') (below 1: FastPrefix faster)"
 }
 if [ $dry = 1 ]; then
   bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 2
   bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1 --train --graphs off
+  row "torch peer" "not run (dry run: no GPU for torch)"
 else
-  bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16
+  for shape in bert-base bert-large; do
+    bench "$shape 32x128 P20 bf16" --shape $shape --batch 32 --seq 128 --prefix 20 --precision bf16
+    peer "$shape 32x128 P20 bf16" --shape $shape --batch 32 --seq 128 --prefix 20
+  done
   bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16 --train --graphs off
-  bench "bert-large 32x128 P20 bf16" --shape bert-large --batch 32 --seq 128 --prefix 20 --precision bf16
   # Small steps are where launch overhead shows: the graph replay's case.
   bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --train
   bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --train --graphs off
+  peer "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --mode train
+  for label in "bert-base 32x128 P20 bf16" "bert-large 32x128 P20 bf16" "bert-base 4x64 P20 bf16"; do
+    ratio "$label" train; ratio "$label" infer
+  done
 fi
 
 # ---- the table ----
