@@ -65,6 +65,8 @@ tests "kernel tests (all)" tests-kernels.log FastPrefix.Kernels.Tests
 tests "backend, attention, Reference, training tests" tests-backend.log FastPrefix.Tests \
   -class 'FastPrefix.Tests.Backends.Cuda.*' -class FastPrefix.Tests.Backends.AttentionKernelTests -class FastPrefix.Tests.Reference.ReferenceTests \
   -class FastPrefix.Tests.Training.GpuTrainingTests -class FastPrefix.Tests.Training.GraphStepTests -class FastPrefix.Tests.Training.StepIsolationTests
+tests "adapter host (serving) on the device" tests-host.log FastPrefix.Tests \
+  -method FastPrefix.Tests.Inference.AdapterHostTests.Host_on_the_CUDA_backend_answers_what_the_CPU_predicts
 
 # ---- the CLI end to end on the device ----
 fp=$app/fastprefix

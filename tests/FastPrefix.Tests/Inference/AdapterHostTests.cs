@@ -52,6 +52,30 @@ public sealed class AdapterHostTests : IDisposable
             JsonAssert.Close(expected[i], (await host.PredictAsync("a", [records[i]], cancellationToken: Ct))[0].ToJson());
     }
 
+    [Theory]
+    [InlineData("cuda-sim")]
+    [InlineData("cuda")]
+    public async Task Host_on_the_CUDA_backend_answers_what_the_CPU_predicts(string device)
+    {
+        GpuBackends.Open(device).Dispose();   // skips, saying why, where the device cannot be had
+        var names = new List<(string Name, string Path)>();
+        var items = new List<PredictItem>();
+        var expected = new List<string>();
+        for (int i = 0; i < Kinds.Length; i++)
+        {
+            string name = "gpu" + i, path = _kit.Adapter(name, Kinds[i], seed: 40 + i);
+            var (file, records) = _kit.Inputs(Kinds[i]);
+            expected.AddRange(Predict(_kit.Model, path, file));
+            items.AddRange(records.Select(r => new PredictItem(name, r)));
+            names.Add((name, path));
+        }
+        // One host on the device (its engine thread owns the backend), every task kind mixed in its passes, fp32.
+        await using var host = AdapterHost.Open(_kit.Model, new AdapterHostOptions { Device = device, Precision = "fp32", MaxBatchRows = 64 });
+        Assert.StartsWith(device + " ", host.Backend);
+        foreach (var (name, path) in names) await host.LoadAsync(name, path, Ct);
+        JsonAssert.Close(expected, (await host.PredictAsync(items, cancellationToken: Ct)).Select(p => p.ToJson()).ToArray(), tolerance: 1e-4);
+    }
+
     [Fact]
     public void Engine_mixed_pass_equals_each_adapter_alone()
     {
