@@ -101,7 +101,7 @@ measure() {   # who (fastprefix | torch), label, command...: one row per JSON me
   while read -r line; do
     field() { echo "$line" | grep -oE "\"$1\":[^,}]+" | cut -d: -f2- | tr -d '"'; }
     mode=$(field mode); graphs=""
-    if [ "$who" = fastprefix ] && [ "$mode" = train ]; then graphs=" (graphs $([ "$(field graphs)" = true ] && echo on || echo off))"; fi
+    if [ "$who" = fastprefix ]; then graphs=" (graphs $([ "$(field graphs)" = true ] && echo on || echo off))"; fi
     if [ "$graphs" != " (graphs off)" ]; then ms["$who $label $mode"]=$(field ms_median); fi   # ratios compare the default
     row "$who $label $mode$graphs" "$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
   done < <(grep '^{' "$out")
@@ -116,7 +116,7 @@ ratio() {   # label, mode: FastPrefix time / the peer's, when both ran
 }
 if [ $dry = 1 ]; then
   bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 2
-  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1 --train --graphs off
+  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1 --graphs off
   row "torch peer" "not run (dry run: no GPU for torch)"
 else
   for shape in bert-base bert-large; do
@@ -125,9 +125,9 @@ else
   done
   bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16 --train --graphs off
   # Small steps are where launch overhead shows: the graph replay's case.
-  bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --train
-  bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --train --graphs off
-  peer "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --mode train
+  bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16
+  bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --graphs off
+  peer "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20
   for label in "bert-base 32x128 P20 bf16" "bert-large 32x128 P20 bf16" "bert-base 4x64 P20 bf16"; do
     ratio "$label" train; ratio "$label" infer
   done

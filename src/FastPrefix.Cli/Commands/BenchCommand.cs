@@ -118,6 +118,7 @@ internal static class BenchCommand
             Labels = [.. Enumerable.Range(0, r.Batch).Select(b => b % 2)],
         };
         model.Plan(r.Batch, r.Seq, training: r.Train);
+        model.UseGraphs = r.Graphs;
         if (r.Train)
         {
             using var adam = new AdamW(model.Parameters);
@@ -131,7 +132,13 @@ internal static class BenchCommand
                 : step.UsesGraphs ? $"graphs on: one graph of {step.GraphOperations} ops a step" : "graphs off";
             Report("train", graphs, times, r, backend, output);
         }
-        if (r.Infer) Report("infer", null, Time(r, InferStep(model, batch)), r, backend, output);
+        if (r.Infer)
+        {
+            var times = Time(r, InferStep(model, batch));
+            string? graphs = backend is not ICapturingBackend ? null
+                : r.Graphs ? $"graphs on: one graph of {model.PassGraphOperations} ops a pass" : "graphs off";
+            Report("infer", graphs, times, r, backend, output);
+        }
         return CliErrors.Ok;
     }
 

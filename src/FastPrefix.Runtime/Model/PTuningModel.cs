@@ -38,6 +38,7 @@ public sealed class PTuningModel : IDisposable
     TaskBatch? _staged;
     bool _stagedTraining, _ranForward, _canBackward;
     PrefixInput? _prefixInput;
+    CapturedOpsCache<(int Batch, int Seq, bool Targets)>? _passGraphs;   // inference passes of the current plan
 
     public PTuningModel(Encoder encoder, Prefix prefix, TaskHead head, PTuningOptions? options = null)
     {
@@ -57,6 +58,19 @@ public sealed class PTuningModel : IDisposable
     public EncoderConfig Config => Encoder.Config;
     public IBackend Backend => Encoder.Backend;
     public IReadOnlyList<Parameter> Parameters { get; }
+
+    /// <summary>
+    /// Replay inference passes (<see cref="RunForward"/> without training, on a plan without gradients or a batch
+    /// without targets) as one recorded graph per batch shape where the backend can record (CUDA); bit-identical to
+    /// issuing the ops. Training steps record through TrainingStep.
+    /// </summary>
+    public bool UseGraphs { get; set; } = true;
+
+    /// <summary>Inference passes served by replaying a recording so far.</summary>
+    public int PassGraphReplays => _passGraphs?.Replays ?? 0;
+
+    /// <summary>Operations in the latest recorded inference pass (0 before the first).</summary>
+    public int PassGraphOperations => _passGraphs?.Operations ?? 0;
 
     float HiddenDropout => Options.HiddenDropout ?? Config.HiddenDropout;
     float AttentionDropout => Options.AttentionDropout ?? Config.AttentionDropout;
@@ -85,6 +99,7 @@ public sealed class PTuningModel : IDisposable
         int bucket = Math.Max(1, Backend.SequenceBucket);
         maxSeq = Math.Min(RoundUp(maxSeq, bucket), Math.Max(maxSeq, Config.MaxPositionEmbeddings));
         _plan?.Dispose(); _staging?.Dispose();
+        _passGraphs?.Clear();   // they point into the old plan's buffers
         _staging = new StepStaging(Backend);
         _plan = Encoder.Plan(_staging, new EncoderPlanSize(maxRows, maxSeq, Prefix.PrefixLen, Prefix.FirstLayer, training ? Prefix.FirstLayer : Config.NumLayers));
         Head.Plan(_staging, maxRows, maxSeq);
@@ -126,13 +141,23 @@ public sealed class PTuningModel : IDisposable
     public void RunForward()
     {
         var plan = _plan!; var batch = _staged ?? throw new InvalidOperationException("no batch is staged");
+        bool canBackward = batch.HasTargets && plan.Activations.HiddenGrad != null;
+        // Only passes no Backward can follow are replayed: a Backward reads host state the pass's ops set (the prefix
+        // input, its dropout), which a replay does not.
+        if (_stagedTraining || canBackward || !UseGraphs) ForwardOps();
+        else (_passGraphs ??= new CapturedOpsCache<(int, int, bool)>(Backend)).Run((plan.Batch, plan.Seq, batch.HasTargets), ForwardOps);
+        _ranForward = true;
+        _canBackward = canBackward;
+    }
+
+    void ForwardOps()
+    {
+        var plan = _plan!; var batch = _staged!;
         bool training = _stagedTraining;
         _prefixInput = Prefix.Prepare(training, PrefixDropout, new DropoutSeed(plan.Seeds, DropoutSites.Prefix));
         Encoder.Forward(plan, _prefixInput, PassOptions(training));
         Head.Forward(plan, training, HiddenDropout);
         if (batch.HasTargets) Head.Loss(plan, _results);
-        _ranForward = true;
-        _canBackward = batch.HasTargets && plan.Activations.HiddenGrad != null;
     }
 
     EncoderPassOptions PassOptions(bool training) => new()
@@ -203,5 +228,5 @@ public sealed class PTuningModel : IDisposable
 
     public void ZeroGrad() { foreach (var p in Parameters) p.ZeroGrad(); }
 
-    public void Dispose() { _plan?.Dispose(); _staging?.Dispose(); _results.Dispose(); Prefix.Dispose(); Head.Dispose(); }
+    public void Dispose() { _passGraphs?.Dispose(); _plan?.Dispose(); _staging?.Dispose(); _results.Dispose(); Prefix.Dispose(); Head.Dispose(); }
 }

@@ -6,9 +6,10 @@ using FastPrefix.Training;
 namespace FastPrefix.Tests.Training;
 
 /// <summary>
-/// Training steps replayed as recorded graphs (<see cref="TrainingStep"/> on the CUDA backend: the simulated GPU, and a
-/// real one when present) give bit-identical parameters and losses to issuing every op, with dropout on, across
-/// batches of two sequence buckets, a re-plan and freed device memory — and the replays really happen.
+/// Training steps and inference passes replayed as recorded graphs (<see cref="TrainingStep"/>,
+/// <see cref="PTuningModel.UseGraphs"/>; the CUDA backend on the simulated GPU, and a real one when present) give
+/// bit-identical parameters, losses and logits to issuing every op, with dropout on, across batches of two sequence
+/// buckets, a re-plan and freed device memory — and the replays really happen.
 /// </summary>
 public class GraphStepTests
 {
@@ -107,6 +108,40 @@ public class GraphStepTests
         Assert.Equal(issued.Parameters, replayed.Parameters);
         Assert.Equal(0, issued.Replays);
         Assert.True(replayed.Replays > 0, "no step was replayed");
+    }
+
+    [Theory, MemberData(nameof(Kinds))]
+    public void Replayed_inference_passes_are_bit_identical_to_issued_ones(string kind, string precision)
+    {
+        (float[] Logits, double[] Losses, int Replays) Passes(bool graphs, bool trainingPlan, bool targets)
+        {
+            using var backend = GpuBackends.Open(kind, precision);
+            var data = Data();
+            using var model = Model(backend);
+            model.UseGraphs = graphs;
+            model.Plan(6, 41, training: trainingPlan);
+            var logits = new List<float>(); var losses = new List<double>();
+            foreach (var (rows, _) in Batches)
+            {
+                var batch = data.MakeBatch(rows);
+                var output = model.Forward(targets ? batch : new TaskBatch { Inputs = batch.Inputs });
+                logits.AddRange(output.Logits);
+                if (output.Loss is { } loss) losses.Add(loss);
+            }
+            if (targets) model.Backward();   // still possible: such passes are issued, not replayed
+            return ([.. logits], [.. losses], model.PassGraphReplays);
+        }
+        foreach (var (trainingPlan, targets) in new[] { (false, false), (false, true), (true, false), (true, true) })
+        {
+            var issued = Passes(graphs: false, trainingPlan, targets);
+            var replayed = Passes(graphs: true, trainingPlan, targets);
+            Assert.Equal(issued.Logits, replayed.Logits);
+            Assert.Equal(issued.Losses, replayed.Losses);
+            Assert.Equal(0, issued.Replays);
+            // Two shapes, each issued then recorded once. A pass with targets plans for gradients (Forward grows the plan),
+            // so a Backward may follow it: it is always issued, never replayed.
+            Assert.Equal(targets ? 0 : Batches.Length - 2, replayed.Replays);
+        }
     }
 
     [Fact]
