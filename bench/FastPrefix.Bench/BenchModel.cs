@@ -1,3 +1,4 @@
+using FastPrefix.Backends;
 using FastPrefix.Backends.Cpu;
 using FastPrefix.Model;
 using FastPrefix.Model.Heads;
@@ -22,7 +23,7 @@ public sealed class BenchModel : IDisposable
     public BenchModel(bool profile = false)
     {
         Backend = new CpuBackend();
-        Profiler = profile ? new ProfilingBackend(Backend) : null;
+        Profiler = profile ? new OpProfiler(Backend) : null;
         FastPrefix.Backends.IBackend backend = (FastPrefix.Backends.IBackend?)Profiler ?? Backend;
         var config = Config;
         var weights = EncoderWeights.Load(backend, config, new SyntheticCheckpoint(config, seed: 1));
@@ -45,7 +46,7 @@ public sealed class BenchModel : IDisposable
 
     public CpuBackend Backend { get; }
     /// <summary>Per-op timings when built with profile: true.</summary>
-    public ProfilingBackend? Profiler { get; }
+    public OpProfiler? Profiler { get; }
     public PTuningModel Model { get; }
     public TaskBatch Batch_ { get; }
     public AdamW Optimizer { get; }

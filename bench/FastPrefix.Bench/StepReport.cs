@@ -70,16 +70,16 @@ public static class StepReport
         // Where the rest goes: the same step on a profiling wrapper (its own overhead is a few µs per op).
         using var p = new BenchModel(profile: true);
         for (int i = 0; i < 2; i++) p.TrainStep();
-        p.Profiler!.Times.Clear();
+        p.Profiler!.Reset();
         var total = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) p.TrainStep();
         double all = total.Elapsed.TotalSeconds / steps;
         Console.WriteLine();
         Console.WriteLine($"| op (per train step, mean of {steps}) | ms | share |");
         Console.WriteLine("|---|---|---|");
-        foreach (var (op, (seconds, _)) in p.Profiler.Times.OrderByDescending(kv => kv.Value.Seconds))
-            Console.WriteLine($"| {op} | {seconds / steps * 1e3:F1} | {100 * seconds / steps / all:F0} % |");
-        double listed = p.Profiler.Times.Values.Sum(v => v.Seconds) / steps;
+        foreach (var (op, (ms, _)) in p.Profiler.Totals.OrderByDescending(kv => kv.Value.Milliseconds))
+            Console.WriteLine($"| {op} | {ms / steps:F1} | {100 * ms / 1e3 / steps / all:F0} % |");
+        double listed = p.Profiler.Totals.Values.Sum(v => v.Milliseconds) / 1e3 / steps;
         Console.WriteLine($"| host (loss, batching, untimed) | {(all - listed) * 1e3:F1} | {100 * (all - listed) / all:F0} % |");
     }
 

@@ -102,9 +102,17 @@ measure() {   # who (fastprefix | torch), label, command...: one row per JSON me
     field() { echo "$line" | grep -oE "\"$1\":[^,}]+" | cut -d: -f2- | tr -d '"'; }
     mode=$(field mode); graphs=""
     if [ "$who" = fastprefix ]; then graphs=" (graphs $([ "$(field graphs)" = true ] && echo on || echo off))"; fi
-    if [ "$graphs" != " (graphs off)" ]; then ms["$who $label $mode"]=$(field ms_median); fi   # ratios compare the default
+    if [ "$(field profiled)" = true ]; then graphs=" (profiled: op by op, events around each)"; fi
+    if [ "$graphs" != " (graphs off)" ] && [ "$(field profiled)" != true ]; then ms["$who $label $mode"]=$(field ms_median); fi   # ratios compare the default
     row "$who $label $mode$graphs" "$(field ms_median) ms/step (p90 $(field ms_p90)), $(field tokens_per_s) tokens/s, $(field tflops) TFLOP/s, peak $(( $(field peak_bytes) / 1048576 )) MiB"
-  done < <(grep '^{' "$out")
+  done < <(grep '^{"mode"' "$out")
+  # --profile lines: each op's share of the step, largest first
+  while read -r line; do
+    row "$who $label $(echo "$line" | python3 -c 'import json, sys; print(json.load(sys.stdin)["profile"])') profile" "$(echo "$line" | python3 -c '
+import json, sys
+p = json.load(sys.stdin); step = p["step_ms"]; ops = sorted(p["ops_ms"].items(), key=lambda kv: -kv[1])
+print(", ".join(f"{name} {100 * ms / step:.0f} %" for name, ms in ops[:6]) + f" of {step:.2f} ms")')"
+  done < <(grep '^{"profile"' "$out")
   rm -f "$out"
 }
 bench() { local label=$1; shift; measure fastprefix "$label" "$fp" bench --json --device $device "$@"; }
@@ -117,6 +125,7 @@ ratio() {   # label, mode: FastPrefix time / the peer's, when both ran
 if [ $dry = 1 ]; then
   bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 2
   bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1 --graphs off
+  bench "custom 2x128 (dry run)" --shape custom --layers 2 --hidden 128 --heads 2 --batch 4 --seq 32 --prefix 4 --steps 2 --warmup 1 --profile
   row "torch peer" "not run (dry run: no GPU for torch)"
 else
   for shape in bert-base bert-large; do
@@ -128,6 +137,8 @@ else
   bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16
   bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --graphs off
   peer "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20
+  # Where a step goes on the card: device time of every op (events around each, steps issued op by op).
+  bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16 --steps 10 --profile
   for label in "bert-base 32x128 P20 bf16" "bert-large 32x128 P20 bf16" "bert-base 4x64 P20 bf16"; do
     ratio "$label" train; ratio "$label" infer
   done

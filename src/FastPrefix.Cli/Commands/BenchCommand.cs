@@ -26,6 +26,7 @@ internal sealed record BenchRequest
     public string? Precision { get; init; }
     public bool Json { get; init; }
     public bool Graphs { get; init; } = true;
+    public bool Profile { get; init; }
 }
 
 /// <summary>
@@ -52,12 +53,17 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Timed steps", DefaultValueFactory = _ => 20 };
         var warmup = new Option<int>("--warmup") { Description = "Untimed steps first (kernels load, buffers are planned)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Also print one JSON line per measurement (for scripts)" };
+        var profile = new Option<bool>("--profile")
+        {
+            Description = "Also time every op (on a GPU by device events around each op) and print where a step goes; " +
+                          "steps are then issued op by op (no graphs) and carry the events' overhead",
+        };
         var device = CommonOptions.Device();
         var precision = CommonOptions.Precision();
         var graphs = CommonOptions.Graphs();
         var command = new Command("bench", "Time training and inference on a random backbone: ms per step, tokens/s, TFLOP/s, peak memory")
         {
-            shape, layers, hidden, heads, intermediate, batch, seq, prefix, train, infer, steps, warmup, json, device, precision, graphs,
+            shape, layers, hidden, heads, intermediate, batch, seq, prefix, train, infer, steps, warmup, json, device, precision, graphs, profile,
         };
         command.SetAction(p => CliErrors.Run(() =>
         {
@@ -68,7 +74,7 @@ internal static class BenchCommand
                 Config = config, ShapeName = name, Batch = p.GetValue(batch), Seq = p.GetValue(seq), Prefix = p.GetValue(prefix),
                 Train = t || !i, Infer = i || !t, Steps = p.GetValue(steps), Warmup = p.GetValue(warmup),
                 Device = p.GetValue(device)!, Precision = p.GetValue(precision), Json = p.GetValue(json),
-                Graphs = p.GetValue(graphs) == "on",
+                Graphs = p.GetValue(graphs) == "on", Profile = p.GetValue(profile),
             }, Console.Out);
         }));
         return command;
@@ -101,7 +107,9 @@ internal static class BenchCommand
         if (r.Batch <= 0 || r.Seq <= 0 || r.Prefix <= 0) throw new UserInputException($"--batch, --seq and --prefix must be positive (got {r.Batch}, {r.Seq}, {r.Prefix})");
         if (r.Steps <= 0 || r.Warmup < 0) throw new UserInputException($"--steps must be positive and --warmup at least 0 (got {r.Steps}, {r.Warmup})");
         var config = r.Config;
-        using var backend = BackendFactory.Create(r.Device, r.Precision, note => Console.Error.WriteLine(note));
+        using var device = BackendFactory.Create(r.Device, r.Precision, note => Console.Error.WriteLine(note));
+        using var profiler = r.Profile ? new OpProfiler(device) : null;
+        IBackend backend = (IBackend?)profiler ?? device;
         var clock = Stopwatch.StartNew();
         using var weights = EncoderWeights.Load(backend, config, new SyntheticCheckpoint(config, seed: 1));
         using var model = new PTuningModel(new Encoder(backend, weights), new PlainPrefix(backend, config, r.Prefix),
@@ -127,17 +135,17 @@ internal static class BenchCommand
             {
                 step.Run(batch, (ulong)s, 1e-3f);   // as the trainer runs a step (lr 1e-3)
                 model.Backend.Download(model.Results, new float[2]);   // waits for it
-            });
-            string? graphs = backend is not ICapturingBackend ? null
-                : step.UsesGraphs ? $"graphs on: one graph of {step.GraphOperations} ops a step" : "graphs off";
-            Report("train", graphs, times, r, backend, output);
+            }, profiler);
+            string? graphs = device is not ICapturingBackend ? null : GraphsNote(r, step.UsesGraphs, step.GraphOperations, "step");
+            Report("train", graphs, times, r, device, output);
+            if (profiler != null) PrintProfile("train", profiler, times, r, output);
         }
         if (r.Infer)
         {
-            var times = Time(r, InferStep(model, batch));
-            string? graphs = backend is not ICapturingBackend ? null
-                : r.Graphs ? $"graphs on: one graph of {model.PassGraphOperations} ops a pass" : "graphs off";
-            Report("infer", graphs, times, r, backend, output);
+            var times = Time(r, InferStep(model, batch), profiler);
+            string? graphs = device is not ICapturingBackend ? null : GraphsNote(r, r.Graphs && !r.Profile, model.PassGraphOperations, "pass");
+            Report("infer", graphs, times, r, device, output);
+            if (profiler != null) PrintProfile("infer", profiler, times, r, output);
         }
         return CliErrors.Ok;
     }
@@ -155,9 +163,10 @@ internal static class BenchCommand
         };
     }
 
-    static double[] Time(BenchRequest r, Action<int> step)
+    static double[] Time(BenchRequest r, Action<int> step, OpProfiler? profiler)
     {
         for (int s = 0; s < r.Warmup; s++) step(s);
+        profiler?.Reset();
         var ms = new double[r.Steps];
         for (int s = 0; s < r.Steps; s++)
         {
@@ -167,6 +176,33 @@ internal static class BenchCommand
         }
         Array.Sort(ms);
         return ms;
+    }
+
+    /// <summary>How the steps ran on a backend that records graphs.</summary>
+    static string GraphsNote(BenchRequest r, bool on, int operations, string unit) =>
+        !on ? (r.Profile ? "graphs off: profiled" : "graphs off")
+        : operations > 0 ? $"graphs on: one graph of {operations} ops a {unit}"
+        : $"graphs on, but no {unit} was replayed: the first of a shape issues its ops, the second records them (use --warmup 2)";
+
+    /// <summary>Each op's share of a step (mean over the timed steps), largest first, and what no op accounts for.</summary>
+    static void PrintProfile(string mode, OpProfiler profiler, double[] sorted, BenchRequest r, TextWriter output)
+    {
+        double step = sorted.Average();
+        var ops = profiler.Totals.Where(kv => kv.Key is not ("upload" or "download"))
+            .Select(kv => (Name: kv.Key, Ms: kv.Value.Milliseconds / r.Steps, Calls: kv.Value.Calls / r.Steps)).OrderByDescending(o => o.Ms).ToList();
+        string clock = profiler.TimesOnDevice ? "device time" : "wall time";
+        output.WriteLine($"{mode} profile ({clock} per step, mean of {r.Steps}; the step took {step:F2} ms):");
+        foreach (var (name, ms, calls) in ops)
+            output.WriteLine($"  {name,-28} {ms,9:F3} ms {100 * ms / step,5:F1} %  {calls,5} calls");
+        double listed = ops.Sum(o => o.Ms);
+        // The optimiser works on its parameters' own backend, not through the profiler: it counts here with host work.
+        output.WriteLine($"  {"(host, waits, optimiser)",-28} {step - listed,9:F3} ms {100 * (step - listed) / step,5:F1} %");
+        if (r.Json)
+            output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["profile"] = mode, ["step_ms"] = Math.Round(step, 3),
+                ["ops_ms"] = ops.ToDictionary(o => o.Name, o => Math.Round(o.Ms, 4)),
+            }));
     }
 
     /// <param name="graphs">How training steps ran where the backend can record graphs; null elsewhere.</param>
@@ -184,7 +220,7 @@ internal static class BenchCommand
         if (r.Json)
             output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
             {
-                ["mode"] = mode, ["graphs"] = graphs?.StartsWith("graphs on", StringComparison.Ordinal) == true, ["shape"] = r.ShapeName, ["backend"] = backend.Name, ["batch"] = r.Batch, ["seq"] = r.Seq, ["prefix"] = r.Prefix,
+                ["mode"] = mode, ["graphs"] = graphs?.StartsWith("graphs on", StringComparison.Ordinal) == true, ["profiled"] = r.Profile, ["shape"] = r.ShapeName, ["backend"] = backend.Name, ["batch"] = r.Batch, ["seq"] = r.Seq, ["prefix"] = r.Prefix,
                 ["ms_median"] = Math.Round(median, 3), ["ms_p90"] = Math.Round(p90, 3), ["tokens_per_s"] = Math.Round(tokensPerSecond),
                 ["tflops"] = Math.Round(tflops, 3), ["peak_bytes"] = peak,
             }));

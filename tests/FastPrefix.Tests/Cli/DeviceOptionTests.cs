@@ -107,10 +107,30 @@ public class DeviceOptionTests
         }
         Assert.Contains("ms/step median", r.StdOut);
         var inferOnly = Ok("bench", "--shape", "custom", "--layers", "1", "--hidden", "32", "--heads", "2", "--batch", "2", "--seq", "8",
-            "--steps", "1", "--warmup", "0", "--infer", "--device", device);
+            "--steps", "1", "--warmup", "1", "--infer", "--device", device);
         var lines = inferOnly.StdOut.Split('\n');
         Assert.Contains(lines, l => l.StartsWith(device == "cpu" ? "infer:" : "infer (graphs on: one graph of ", StringComparison.Ordinal));
         Assert.DoesNotContain(lines, l => l.StartsWith("train", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("cpu")]
+    [InlineData("cuda-sim")]
+    public void Bench_profile_says_where_a_step_goes(string device)
+    {
+        if (device == "cuda-sim") GpuBackends.Open(device).Dispose();
+        var r = Ok("bench", "--shape", "custom", "--layers", "2", "--hidden", "64", "--heads", "2", "--batch", "3", "--seq", "21", "--prefix", "4",
+            "--steps", "2", "--warmup", "1", "--device", device, "--profile", "--json");
+        Assert.Contains(device == "cpu" ? "train profile (wall time per step" : "train profile (device time per step", r.StdOut);
+        var profiles = r.StdOut.Split('\n').Where(l => l.StartsWith("{\"profile\"", StringComparison.Ordinal)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["train", "infer"], profiles.Select(p => p.GetProperty("profile").GetString()));
+        foreach (var p in profiles)
+        {
+            var ops = p.GetProperty("ops_ms").EnumerateObject().ToDictionary(o => o.Name, o => o.Value.GetDouble());
+            Assert.True(ops["Gemm"] > 0 && ops["Attention"] > 0 && ops["ResidualLayerNorm"] > 0, string.Join(", ", ops));
+            Assert.True(ops.Values.Sum() <= p.GetProperty("step_ms").GetDouble() * 1.05, "the ops take longer than the step");
+        }
+        Assert.Contains("AttentionBackward", profiles[0].GetProperty("ops_ms").EnumerateObject().Select(o => o.Name));
     }
 
     [Fact]
