@@ -30,6 +30,22 @@ public class NvrtcCompilerTests
             Assert.Contains($".entry {kernel}(", text);
     }
 
+    /// <summary>
+    /// The same files through ptxas (a cubin for sm_80 and sm_90): what PTX alone does not check — static shared memory
+    /// within 48 KiB, registers within each kernel's launch bounds, inline PTX — fails here rather than on a GPU.
+    /// </summary>
+    [Theory, MemberData(nameof(KernelFilesAndArchitectures))]
+    [Trait("Category", "KernelCompile")]
+    public void KernelAssemble(string file, int architecture)
+    {
+        Devices.RequireNvrtc();
+        if (!NvrtcCompiler.SupportedArchitectures.Contains(architecture))
+            Assert.Skip($"NVRTC {NvrtcCompiler.Version.Major}.{NvrtcCompiler.Version.Minor} cannot make a cubin for sm_{architecture}");
+        var kernels = TestKernels.Set;
+        var cubin = NvrtcCompiler.Compile(kernels.Files.Single(f => f.Name == file), kernels.Headers, new NvrtcTarget(architecture, Cubin: true));
+        Assert.Equal("\x7f" + "ELF", Encoding.ASCII.GetString(cubin, 0, 4));
+    }
+
     [Fact]
     public void A_real_architecture_gives_a_cubin_and_a_device_gets_one_when_nvrtc_knows_it()
     {
