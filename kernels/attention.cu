@@ -23,9 +23,10 @@
 //   beyond D, so the loops over a vector run to DMAX without tests; its scores for the current tile live in shared
 //   memory, one column per thread (unrolled into registers, they made NVRTC take 80 s for this file). The two tile
 //   products — a vector against every row of a tile, and a weighted sum of a tile's rows — are the device functions
-//   a tensor-core version replaces.
+//   a tensor-core version replaces: attention_forward_tc does so for the bf16 forward (mma.cuh, below).
 #include "common.cuh"
 #include "dropout.cuh"
+#include "mma.cuh"
 
 namespace {
 
@@ -265,6 +266,182 @@ __device__ void attention_forward(const Act* qkv, const float* bank, const int* 
     lse[row.stat] = m + logf(l);
 }
 
+// ---- forward on tensor cores (bf16) ----
+
+// The forward's numerics with its two tile products on tensor cores (mma.cuh): a warp owns 16 query rows, a key tile
+// is 16 keys; S = Q·Kᵀ and O += P̃·V are m16n8k16 products with fp32 accumulation, the probabilities P̃ enter the
+// second product rounded to bf16 (as FlashAttention-2 does). Scores against the prefix keys are fp32 dot products on
+// CUDA cores instead (the bank is fp32, and the backward recomputes the probabilities from fp32 prefix keys and lse:
+// bf16-rounded prefix keys here would make lse disagree with them); the prefix is short. Lane (g, t) of a warp holds rows g and g + 8 of the
+// warp's queries and, of each 8-wide output tile, columns 2t and 2t + 1: the running max is shared by the 4 lanes of a
+// row (a shuffle), each lane sums its own columns of exp and the 4 parts are added at the end. lse and context as the
+// CUDA-core forward; the backward (CUDA cores) recomputes the probabilities from lse. Grid (B·H, ⌈T / 64⌉), 128
+// threads: 4 warps of 16 query rows.
+template <int DMAX>
+__device__ void attention_forward_tc(const bf16* qkv, const float* bank, const int* row_adapter, const int* mask, bf16* context,
+                                     float* lse, Geometry g, float dropout_p, const int* seeds, int seed_index)
+{
+    constexpr int KEYS = 16, ROWS = 64, KSTEPS = DMAX / 16, NTILES = DMAX / 8;
+    __shared__ bf16 q_tile[ROWS * DMAX], k_tile[KEYS * DMAX], v_tile[KEYS * DMAX];
+    __shared__ float prefix_keys[KEYS * DMAX], prefix_values[KEYS * DMAX];
+    __shared__ int states[KEYS];
+    const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int group = lane / 4, t = lane % 4;
+    const int i0 = blockIdx.y * ROWS + warp * 16;   // the warp's first query
+    const int adapter = g.prefix_len > 0 ? row_adapter[b] : 0;
+    const int* mask_row = mask + static_cast<long long>(b) * g.seq;
+    const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
+    const float padded = padded_score(mask_row, g.seq, g.prefix_len);
+    const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
+    const bf16 zero = {0};
+
+    for (int e = threadIdx.x; e < ROWS * DMAX; e += blockDim.x) {
+        const int r = e / DMAX, d = e % DMAX, i = blockIdx.y * ROWS + r;
+        q_tile[e] = i < g.seq && d < g.head_dim ? qkv[g.qkv_offset(b, i, 0, h) + d] : zero;
+    }
+    __syncthreads();
+    MmaA q[KSTEPS];
+#pragma unroll
+    for (int ks = 0; ks < KSTEPS; ++ks) q[ks] = mma_load_a(q_tile + warp * 16 * DMAX + ks * 16, DMAX);
+
+    MmaC o[NTILES];
+#pragma unroll
+    for (int n = 0; n < NTILES; ++n) o[n].v[0] = o[n].v[1] = o[n].v[2] = o[n].v[3] = 0.0f;
+    float m[2] = {negative_infinity(), negative_infinity()}, l[2] = {0.0f, 0.0f};   // rows group, group + 8
+    long long dropout_rows[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) dropout_rows[r] = g.dropout_row(b, h, min(i0 + group + 8 * r, g.seq - 1));
+
+    for (int start = 0; start < g.columns();) {
+        const int count = key_tile_count<KEYS>(g, start);
+        for (int e = threadIdx.x; e < KEYS * DMAX; e += blockDim.x) {
+            const int r = e / DMAX, d = e % DMAX;
+            bf16 key = zero, value = zero;
+            if (r < count && d < g.head_dim) {
+                if (start < g.prefix_len) {
+                    const long long at = static_cast<long long>(start + r) * g.head_dim + d;
+                    prefix_keys[e] = bank[g.bank_offset(adapter, 0, h) + at];
+                    prefix_values[e] = bank[g.bank_offset(adapter, 1, h) + at];
+                } else {
+                    const int j = start - g.prefix_len + r;
+                    key = qkv[g.qkv_offset(b, j, 1, h) + d];
+                    value = qkv[g.qkv_offset(b, j, 2, h) + d];
+                }
+            }
+            else if (start < g.prefix_len) prefix_keys[e] = prefix_values[e] = 0.0f;
+            k_tile[e] = key;
+            v_tile[e] = value;
+        }
+        load_column_states(states, start, count, g.prefix_len, mask_row);
+        __syncthreads();
+
+        MmaC s[2];   // keys 0-7 and 8-15 of the tile, laid out as mma's C fragments
+        if (start < g.prefix_len) {
+#pragma unroll
+            for (int n = 0; n < 2; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const bf16* query = q_tile + (warp * 16 + group + 8 * (e / 2)) * DMAX;
+                    const float* key = prefix_keys + (n * 8 + 2 * t + e % 2) * DMAX;
+                    float sum = 0.0f;
+                    for (int d = 0; d < DMAX; ++d) sum += to_float(query[d]) * key[d];
+                    s[n].v[e] = sum;
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < 2; ++n) {
+                s[n].v[0] = s[n].v[1] = s[n].v[2] = s[n].v[3] = 0.0f;
+#pragma unroll
+                for (int ks = 0; ks < KSTEPS; ++ks) mma_16x8x16(s[n], q[ks], mma_load_b(k_tile + n * 8 * DMAX + ks * 16, DMAX));
+            }
+        }
+        float tile_max[2] = {negative_infinity(), negative_infinity()};
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int c = n * 8 + 2 * t + e % 2;
+                const float score = c >= count ? negative_infinity() : states[c] == Attended ? s[n].v[e] * scale : padded;
+                s[n].v[e] = score;
+                tile_max[e / 2] = fmaxf(tile_max[e / 2], score);
+            }
+        float base[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+            tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(FULL_MASK, tile_max[r], 1));
+            tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(FULL_MASK, tile_max[r], 2));
+            const float m_new = fmaxf(m[r], tile_max[r]);
+            base[r] = m_new == negative_infinity() ? 0.0f : m_new;   // nothing attended yet: keep exps at 0, not NaN
+            const float rescale = expf(m[r] - base[r]);
+            l[r] *= rescale;
+#pragma unroll
+            for (int n = 0; n < NTILES; ++n) { o[n].v[2 * r] *= rescale; o[n].v[2 * r + 1] *= rescale; }
+            m[r] = m_new;
+        }
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e / 2, c = n * 8 + 2 * t + e % 2;
+                const float p = expf(s[n].v[e] - base[r]);
+                l[r] += p;
+                s[n].v[e] = dropout.keeps(dropout_rows[r] + start + c) ? p : 0.0f;   // P̃, in the C fragments' layout
+            }
+        if (start < g.prefix_len) {
+            // O += P̃ · V in fp32 on CUDA cores: each lane gathers its two rows' 16 weights from the group's lanes.
+#pragma unroll
+            for (int c = 0; c < KEYS; ++c) {
+                const int owner = group * 4 + (c % 8) / 2;
+                const float w0 = __shfl_sync(FULL_MASK, s[c / 8].v[c % 2], owner);
+                const float w1 = __shfl_sync(FULL_MASK, s[c / 8].v[2 + c % 2], owner);
+                const float* value = prefix_values + c * DMAX + 2 * t;
+#pragma unroll
+                for (int n = 0; n < NTILES; ++n) {
+                    o[n].v[0] += w0 * value[n * 8];
+                    o[n].v[1] += w0 * value[n * 8 + 1];
+                    o[n].v[2] += w1 * value[n * 8];
+                    o[n].v[3] += w1 * value[n * 8 + 1];
+                }
+            }
+        } else {
+            // P̃ as the A fragment (16 queries × 16 keys): the two score tiles' C fragments, split into a bf16 part and
+            // the bf16 of what that leaves, so two products carry P̃ to ~16 bits instead of bf16's 8.
+            MmaA high, low;
+#pragma unroll
+            for (int q2 = 0; q2 < 4; ++q2) {
+                const float x0 = s[q2 / 2].v[2 * (q2 % 2)], x1 = s[q2 / 2].v[2 * (q2 % 2) + 1];
+                const bf16 h0 = to_bf16(x0), h1 = to_bf16(x1);
+                high.reg[q2] = pack_bf16x2(h0, h1);
+                low.reg[q2] = pack_bf16x2(to_bf16(x0 - to_float(h0)), to_bf16(x1 - to_float(h1)));
+            }
+#pragma unroll
+            for (int n = 0; n < NTILES; ++n) {
+                const MmaB values = mma_load_b_rows(v_tile + n * 8, DMAX);
+                mma_16x8x16(o[n], high, values);
+                mma_16x8x16(o[n], low, values);
+            }
+        }
+        __syncthreads();
+        start += count;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        l[r] += __shfl_xor_sync(FULL_MASK, l[r], 1);
+        l[r] += __shfl_xor_sync(FULL_MASK, l[r], 2);
+        const int i = i0 + group + 8 * r;
+        if (i >= g.seq) continue;
+        const float factor = dropout.scale / l[r];
+        bf16* out = context + g.context_offset(b, i, h);
+#pragma unroll
+        for (int n = 0; n < NTILES; ++n) {
+            const int d = n * 8 + 2 * t;
+            if (d < g.head_dim) out[d] = to_bf16(o[n].v[2 * r] * factor);
+            if (d + 1 < g.head_dim) out[d + 1] = to_bf16(o[n].v[2 * r + 1] * factor);
+        }
+        if (t == 0) lse[(static_cast<long long>(b) * g.heads + h) * g.seq + i] = m[r] + logf(l[r]);
+    }
+}
+
 // ---- backward ----
 
 // The query-row half: dq into dQkv's q columns (overwritten) and delta = rowsum(dO ∘ O) (B·H·T) for the column half.
@@ -409,6 +586,10 @@ extern "C" __global__ void __launch_bounds__(64) attention_forward_f32_d128(ATTE
 extern "C" __global__ void __launch_bounds__(64) attention_forward_bf16_d32(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward<bf16, 32>(ATTENTION_FORWARD_ARGS); }
 extern "C" __global__ void __launch_bounds__(64) attention_forward_bf16_d64(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward<bf16, 64>(ATTENTION_FORWARD_ARGS); }
 extern "C" __global__ void __launch_bounds__(64) attention_forward_bf16_d128(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward<bf16, 128>(ATTENTION_FORWARD_ARGS); }
+// the same on tensor cores (bf16 only)
+extern "C" __global__ void __launch_bounds__(128) attention_forward_tc_bf16_d32(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward_tc<32>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) attention_forward_tc_bf16_d64(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward_tc<64>(ATTENTION_FORWARD_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) attention_forward_tc_bf16_d128(ATTENTION_FORWARD_PARAMS(bf16)) { attention_forward_tc<128>(ATTENTION_FORWARD_ARGS); }
 
 #define ATTENTION_DQ_PARAMS(Act)                                                                                   \
     const Act *qkv, const float *bank, const int *row_adapter, const int *mask, const Act *context, const float *lse, \

@@ -69,6 +69,16 @@ __device__ __forceinline__ MmaB mma_load_b(const bf16* tile, long long ld) {
     return b;
 }
 
+// B's fragment from a row-major tile: element (k, n) at tile[k * ld + n] — e.g. attention's values, (key, dim), as
+// the B of P · V.
+__device__ __forceinline__ MmaB mma_load_b_rows(const bf16* tile, long long ld) {
+    const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    MmaB b;
+    b.reg[0] = pack_bf16x2(tile[(2 * t) * ld + g], tile[(2 * t + 1) * ld + g]);
+    b.reg[1] = pack_bf16x2(tile[(2 * t + 8) * ld + g], tile[(2 * t + 9) * ld + g]);
+    return b;
+}
+
 // The accumulator's four values into a row-major fp32 tile: element (r, n) at out[r * ld + n].
 __device__ __forceinline__ void mma_store_c(float* out, long long ld, const MmaC& c) {
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;

@@ -133,6 +133,8 @@ else
     peer "$shape 32x128 P20 bf16" --shape $shape --batch 32 --seq 128 --prefix 20
   done
   bench "bert-base 32x128 P20 bf16" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16 --train --graphs off
+  # The attention forward on CUDA cores, the peer of the tensor-core forward (the default in bf16).
+  FASTPREFIX_ATTENTION=cuda-cores bench "bert-base 32x128 P20 bf16, CUDA-core attention" --shape bert-base --batch 32 --seq 128 --prefix 20 --precision bf16
   # Small steps are where launch overhead shows: the graph replay's case.
   bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16
   bench "bert-base 4x64 P20 bf16" --shape bert-base --batch 4 --seq 64 --prefix 20 --precision bf16 --graphs off

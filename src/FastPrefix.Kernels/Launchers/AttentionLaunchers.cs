@@ -35,18 +35,28 @@ public static class AttentionLaunchers
     /// context (B·T, H·D) `act` and lse (B·H·T) fp32 from qkv (B·T, 3·H·D) `act` and the prefix bank
     /// (A, PrefixLayers, 2, H, P, D) fp32 (Null when P = 0); rowAdapter (B) and mask (B·T) int32 (rowAdapter may be Null
     /// when P = 0). Dropout on the probabilities with the seed at ints [2·seedIndex, 2·seedIndex + 1] of
-    /// <paramref name="seeds"/> (Null when dropout is 0).
+    /// <paramref name="seeds"/> (Null when dropout is 0). <paramref name="tensorCores"/> (bf16 only, compute capability
+    /// 8.0 or the simulator): the products on tensor cores, the probabilities rounded to bf16 before the second one.
     /// </summary>
     public static void Forward(IGpuDevice device, ElementType act, in AttentionShape s, DevicePtr qkv, DevicePtr bank,
-        DevicePtr rowAdapter, DevicePtr mask, DevicePtr context, DevicePtr lse, float dropout, DevicePtr seeds, int seedIndex)
+        DevicePtr rowAdapter, DevicePtr mask, DevicePtr context, DevicePtr lse, float dropout, DevicePtr seeds, int seedIndex,
+        bool tensorCores = false)
     {
         Check(s, bank, rowAdapter, dropout, seeds, seedIndex);
+        if (tensorCores && act != ElementType.BF16) throw new ArgumentException("attention on tensor cores takes bf16 activations", nameof(tensorCores));
         RequireAll(("qkv", qkv), ("mask", mask), ("context", context), ("lse", lse));
         var args = new KernelArgs();
         args.Add(qkv).Add(bank).Add(rowAdapter).Add(mask).Add(context).Add(lse);
         AddShape(ref args, s).Add(dropout).Add(seeds).Add(seedIndex);
-        device.Launch(device.Kernel(KernelName("attention_forward", act, s.HeadDim)), RowGrid(s), args);
+        if (tensorCores)
+            device.Launch(device.Kernel(KernelName("attention_forward_tc", act, s.HeadDim)),
+                new LaunchShape(RowGrid(s).Grid, new Dim3(2 * RowsPerBlock)), args);   // 4 warps of 16 query rows
+        else device.Launch(device.Kernel(KernelName("attention_forward", act, s.HeadDim)), RowGrid(s), args);
     }
+
+    /// <summary>Whether <paramref name="device"/> has the tensor cores <see cref="Forward"/> can use (mma.sync bf16: sm_80 and newer), or simulates them.</summary>
+    public static bool HasTensorCores(IGpuDevice device) =>
+        device.Info.Kind == DeviceKind.Simulated || device.Info.ComputeCapability.Major >= 8;
 
     /// <summary>
     /// dQkv (B·T, 3·H·D) `act`, overwritten, and dBank (bank-shaped, fp32) accumulated (+=) deterministically

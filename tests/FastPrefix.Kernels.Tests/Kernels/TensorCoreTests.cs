@@ -9,8 +9,18 @@ namespace FastPrefix.Kernels.Tests.Kernels;
 /// </summary>
 public class TensorCoreTests
 {
-    [Theory, MemberData(nameof(Devices.Kinds), MemberType = typeof(Devices))]
-    public void A_matrix_product_on_tensor_cores_matches_float64(string kind)
+    public static TheoryData<string, bool> Cases()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (var kind in new[] { "sim", "cuda" })
+            foreach (var transposed in new[] { true, false })
+                data.Add(kind, transposed);
+        return data;
+    }
+
+    /// <param name="transposed">B given as (n, k) rows (mma_load_b: a · bᵀ), else as (k, n) rows (mma_load_b_rows: a · b).</param>
+    [Theory, MemberData(nameof(Cases))]
+    public void A_matrix_product_on_tensor_cores_matches_float64(string kind, bool transposed)
     {
         using var device = Devices.Open(kind);
         const int m = 48, n = 24, k = 64;
@@ -21,7 +31,7 @@ public class TensorCoreTests
         using var da = device.UploadArray<ushort>(a);
         using var db = device.UploadArray<ushort>(b);
         using var dc = device.AllocateArray<float>(m * n);
-        device.Run("mma_matmul_bt", new LaunchShape(new Dim3(n / 8, m / 16), new Dim3(32)), dc, da, db, m, n, k);
+        device.Run(transposed ? "mma_matmul_bt" : "mma_matmul", new LaunchShape(new Dim3(n / 8, m / 16), new Dim3(32)), dc, da, db, m, n, k);
         var c = device.DownloadArray<float>(dc.Pointer, m * n);
 
         double largest = 0, worst = 0;
@@ -29,7 +39,8 @@ public class TensorCoreTests
             for (int j = 0; j < n; j++)
             {
                 double expected = 0;
-                for (int p = 0; p < k; p++) expected += (double)BFloat16Conversions.ToSingle(a[i * k + p]) * BFloat16Conversions.ToSingle(b[j * k + p]);
+                for (int p = 0; p < k; p++)
+                    expected += (double)BFloat16Conversions.ToSingle(a[i * k + p]) * BFloat16Conversions.ToSingle(transposed ? b[j * k + p] : b[p * n + j]);
                 largest = Math.Max(largest, Math.Abs(expected));
                 worst = Math.Max(worst, Math.Abs(c[i * n + j] - expected));
             }

@@ -40,7 +40,7 @@ public class AttentionKernelTests
     {
         var data = new TheoryData<string, string, string>();
         foreach (var device in new[] { "cuda-sim", "cuda" })
-            foreach (var precision in new[] { "fp32", "bf16" })
+            foreach (var precision in new[] { "fp32", "bf16", "bf16-tc" })   // bf16-tc: the forward on tensor cores
                 foreach (var name in Cases.Keys)
                     data.Add(device, precision, name);
         return data;
@@ -51,13 +51,14 @@ public class AttentionKernelTests
     {
         using var gpu = Open(device);
         var c = Cases[caseName];
-        var act = precision == "bf16" ? ElementType.BF16 : ElementType.F32;
+        var act = precision.StartsWith("bf16", StringComparison.Ordinal) ? ElementType.BF16 : ElementType.F32;
+        bool tensorCores = precision == "bf16-tc";
         float tolerance = act == ElementType.BF16 ? 2e-2f : 1e-5f;
         var inputs = Inputs.Create(c, act, seed: caseName.Length * 7919 + c.Seq);
         var expected = RunCpu(c, inputs);
 
         var watch = Stopwatch.StartNew();
-        var actual = RunDevice(gpu, c, act, inputs);
+        var actual = RunDevice(gpu, c, act, inputs, tensorCores: tensorCores);
         TestContext.Current.TestOutputHelper?.WriteLine($"{device} {precision} {caseName}: forward + backward {watch.ElapsedMilliseconds} ms");
 
         string where = $"{device} {precision} {caseName}";
@@ -66,7 +67,7 @@ public class AttentionKernelTests
         AssertClose($"{where}: dQkv", expected.DQkv, actual.DQkv, tolerance);
         if (c.PrefixLen > 0) AssertClose($"{where}: dBank", expected.DBank, actual.DBank, tolerance);
 
-        var again = RunDevice(gpu, c, act, inputs);
+        var again = RunDevice(gpu, c, act, inputs, tensorCores: tensorCores);
         Assert.True(actual.Context.AsSpan().SequenceEqual(again.Context), $"{where}: a second forward changed context");
         Assert.True(actual.Lse.AsSpan().SequenceEqual(again.Lse), $"{where}: a second forward changed lse");
         Assert.True(actual.DQkv.AsSpan().SequenceEqual(again.DQkv), $"{where}: a second backward changed dQkv");
@@ -177,7 +178,7 @@ public class AttentionKernelTests
         return new Results(Down(context), Down(state), [], Down(dQkv), Down(dBank));
     }
 
-    static Results RunDevice(IGpuDevice gpu, Case c, ElementType act, Inputs x, bool bankGradient = true)
+    static Results RunDevice(IGpuDevice gpu, Case c, ElementType act, Inputs x, bool bankGradient = true, bool tensorCores = false)
     {
         var s = new AttentionShape(c.Batch, c.Seq, c.Heads, c.HeadDim, c.PrefixLen, c.Layers, c.Slot);
         int C = c.Heads * c.HeadDim;
@@ -197,7 +198,7 @@ public class AttentionKernelTests
         var bankPointer = c.PrefixLen > 0 ? bank.Pointer : DevicePtr.Null;
 
         AttentionLaunchers.Forward(gpu, act, s, qkv.Pointer, bankPointer, rowAdapter.Pointer, mask.Pointer, context.Pointer, lse.Pointer,
-            c.Dropout, seeds.Pointer, Inputs.SeedIndex);
+            c.Dropout, seeds.Pointer, Inputs.SeedIndex, tensorCores);
         AttentionLaunchers.Backward(gpu, act, s, qkv.Pointer, bankPointer, rowAdapter.Pointer, mask.Pointer, context.Pointer, lse.Pointer,
             dContext.Pointer, dQkv.Pointer, c.PrefixLen > 0 && bankGradient ? dBank.Pointer : DevicePtr.Null, c.Dropout, seeds.Pointer, Inputs.SeedIndex,
             workspace.Pointer);

@@ -48,4 +48,13 @@ public static class GpuBackends
 
     /// <summary>Opens a GPU backend (see <see cref="Open"/>) typed as one.</summary>
     public static CudaBackend OpenGpu(string kind, string precision) => (CudaBackend)Open(kind, precision);
+
+    /// <summary>A bf16 GPU backend with its attention forward on tensor cores or on CUDA cores, or skips.</summary>
+    public static CudaBackend OpenBf16(string kind, bool tensorCoreAttention)
+    {
+        OpenGpu(kind, "bf16").Dispose();   // skips where the device cannot be had
+        IGpuDevice device = kind == "cuda" ? CudaDevice.Open(0) : new SimDevice();
+        try { return new CudaBackend(device, ComputePrecision.Bf16, ownsDevice: true) { TensorCoreAttention = tensorCoreAttention }; }
+        catch { device.Dispose(); throw; }
+    }
 }

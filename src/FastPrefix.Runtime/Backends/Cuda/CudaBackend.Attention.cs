@@ -3,11 +3,28 @@ using FastPrefix.Kernels.Launchers;
 
 namespace FastPrefix.Backends.Cuda;
 
-// Prefix attention: kernels/attention.cu through AttentionLaunchers. The saved state is the log-sum-exp of each
+// Prefix attention: kernels/attention.cu through AttentionLaunchers (the forward on tensor cores in bf16). The saved state is the log-sum-exp of each
 // (row, head, query) — the backward recomputes the probabilities — and the backward's workspace is allocated once.
 public sealed partial class CudaBackend
 {
     DeviceBuffer? _attentionWorkspace;
+    bool? _tensorCoreAttention;
+
+    /// <summary>
+    /// Whether the attention forward runs on tensor cores. Default: in bf16 on a device that has them (compute capability
+    /// 8.0+, or the simulator), unless the environment says FASTPREFIX_ATTENTION=cuda-cores (for comparison runs).
+    /// </summary>
+    public bool TensorCoreAttention
+    {
+        get => _tensorCoreAttention ??= Precision == ComputePrecision.Bf16 && AttentionLaunchers.HasTensorCores(_device)
+            && !string.Equals(Environment.GetEnvironmentVariable("FASTPREFIX_ATTENTION"), "cuda-cores", StringComparison.OrdinalIgnoreCase);
+        init
+        {
+            if (value && (Precision != ComputePrecision.Bf16 || !AttentionLaunchers.HasTensorCores(_device)))
+                throw new ArgumentException($"attention on tensor cores needs bf16 on a device with them (compute capability 8.0+); this is {Precision.Name()} on {_device.Info}");
+            _tensorCoreAttention = value;
+        }
+    }
 
     /// <summary>The log-sum-exp of every query of every head: B·H·T floats.</summary>
     public long AttentionStateLength(int batch, int seq, int heads, int prefixLen) => checked((long)batch * heads * seq);
@@ -16,7 +33,7 @@ public sealed partial class CudaBackend
     {
         var (shape, qkv) = CheckAttention(a);
         AttentionLaunchers.Forward(_device, qkv.Element, shape, qkv.Pointer, Bank(a), C(a.RowAdapter).Pointer, C(a.AttentionMask).Pointer,
-            C(a.Context).Pointer, C(a.State).Pointer, a.DropoutP, C(a.Seed.Seeds).Pointer, a.Seed.Index);
+            C(a.Context).Pointer, C(a.State).Pointer, a.DropoutP, C(a.Seed.Seeds).Pointer, a.Seed.Index, TensorCoreAttention);
     }
 
     public void AttentionBackward(in AttentionArgs a, Tensor dContext, Tensor dQkv, Tensor? dPrefixBank)

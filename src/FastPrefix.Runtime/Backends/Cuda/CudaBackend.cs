@@ -35,7 +35,7 @@ public sealed partial class CudaBackend : IBackend
     /// <summary>"cuda" or "cuda-sim": the --device value that selects this kind of device.</summary>
     public string DeviceName => _device.Info.Kind == DeviceKind.Simulated ? "cuda-sim" : "cuda";
 
-    public string Name => $"{DeviceName} ({_device.Info.Name}, {Precision.Name()})";
+    public string Name => $"{DeviceName} ({_device.Info.Name}, {Precision.Name()}{(TensorCoreAttention ? ", attention forward on tensor cores" : "")})";
 
     /// <summary>Sequence lengths are padded to multiples of 32: few shapes to capture, a warp's width of tokens.</summary>
     public int SequenceBucket => 32;
