@@ -567,6 +567,134 @@ __device__ void attention_backward_dkv(const Act* qkv, const float* bank, const 
     store_vector(dqkv + g.qkv_offset(b, first + column, 2, h), dv, 1.0f, g.head_dim);
 }
 
+// The key-column half on tensor cores (bf16), for token columns only (prefix columns keep the CUDA-core kernel above:
+// the bank is fp32). A warp owns 16 key columns and walks the queries 16 at a time: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ, then
+// dV += P̃ᵀ·dO and dK += dSᵀ·Q, the weights entering as two bf16 parts each (mma.cuh, as the tensor-core forward).
+// Lane (g, t) holds key columns g and g + 8 of its warp's 16 and queries 2t, 2t + 1 (+ 8) of each score tile.
+// Grid (B·H, ⌈T / 64⌉), 128 threads: 4 warps of 16 key columns.
+template <int DMAX>
+__device__ void attention_backward_dkv_tc(const bf16* qkv, const int* mask, const float* lse, const bf16* dcontext, bf16* dqkv,
+                                          const float* delta, Geometry g, float dropout_p, const int* seeds, int seed_index)
+{
+    constexpr int COLUMNS = 64, QUERIES = 16, KSTEPS = DMAX / 16, NTILES = DMAX / 8;
+    __shared__ bf16 own_keys[COLUMNS * DMAX], own_values[COLUMNS * DMAX], queries[QUERIES * DMAX], grads[QUERIES * DMAX];
+    __shared__ float row_lse[QUERIES], row_delta[QUERIES];
+    const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int group = lane / 4, t = lane % 4;
+    const int first = blockIdx.y * COLUMNS;   // the block's first token column
+    const int* mask_row = mask + static_cast<long long>(b) * g.seq;
+    const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
+    const float padded = padded_score(mask_row, g.seq, g.prefix_len);
+    const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
+    const bf16 zero = {0};
+
+    for (int e = threadIdx.x; e < COLUMNS * DMAX; e += blockDim.x) {
+        const int c = e / DMAX, d = e % DMAX, j = first + c;
+        const bool inside = j < g.seq && d < g.head_dim;
+        own_keys[e] = inside ? qkv[g.qkv_offset(b, j, 1, h) + d] : zero;
+        own_values[e] = inside ? qkv[g.qkv_offset(b, j, 2, h) + d] : zero;
+    }
+    __syncthreads();
+    MmaA k[KSTEPS], v[KSTEPS];
+#pragma unroll
+    for (int ks = 0; ks < KSTEPS; ++ks) {
+        k[ks] = mma_load_a(own_keys + warp * 16 * DMAX + ks * 16, DMAX);
+        v[ks] = mma_load_a(own_values + warp * 16 * DMAX + ks * 16, DMAX);
+    }
+    // This lane's two key columns: token j = first + warp·16 + group (+ 8); key index among the P + T is P + j.
+    int column[2];
+    bool attended[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        column[r] = first + warp * 16 + group + 8 * r;
+        attended[r] = column[r] < g.seq && mask_row[column[r]] != 0;
+    }
+    MmaC dk[NTILES], dv[NTILES];
+#pragma unroll
+    for (int n = 0; n < NTILES; ++n)
+        dk[n].v[0] = dk[n].v[1] = dk[n].v[2] = dk[n].v[3] = dv[n].v[0] = dv[n].v[1] = dv[n].v[2] = dv[n].v[3] = 0.0f;
+
+    for (int i0 = 0; i0 < g.seq; i0 += QUERIES) {
+        const int rows = min(QUERIES, g.seq - i0);
+        for (int e = threadIdx.x; e < QUERIES * DMAX; e += blockDim.x) {
+            const int r = e / DMAX, d = e % DMAX;
+            const bool inside = r < rows && d < g.head_dim;
+            queries[e] = inside ? qkv[g.qkv_offset(b, i0 + r, 0, h) + d] : zero;
+            grads[e] = inside ? dcontext[g.context_offset(b, i0 + r, h) + d] : zero;
+        }
+        for (int r = threadIdx.x; r < QUERIES; r += blockDim.x) {
+            const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i0 + r;
+            row_lse[r] = r < rows ? lse[stat] : 0.0f;
+            row_delta[r] = r < rows ? delta[stat] : 0.0f;
+        }
+        __syncthreads();
+
+        MmaC st[2], dpt[2];   // Sᵀ and dPᵀ: key columns × queries 0-7 and 8-15, C fragments
+#pragma unroll
+        for (int n = 0; n < 2; ++n) {
+            st[n].v[0] = st[n].v[1] = st[n].v[2] = st[n].v[3] = 0.0f;
+            dpt[n].v[0] = dpt[n].v[1] = dpt[n].v[2] = dpt[n].v[3] = 0.0f;
+#pragma unroll
+            for (int ks = 0; ks < KSTEPS; ++ks) {
+                mma_16x8x16(st[n], k[ks], mma_load_b(queries + n * 8 * DMAX + ks * 16, DMAX));
+                mma_16x8x16(dpt[n], v[ks], mma_load_b(grads + n * 8 * DMAX + ks * 16, DMAX));
+            }
+        }
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e / 2, q = n * 8 + 2 * t + e % 2;   // key column r of the lane, query q of the tile
+                float weight = 0.0f, dscore = 0.0f;
+                if (q < rows && column[r] < g.seq) {
+                    const float p = expf((attended[r] ? st[n].v[e] * scale : padded) - row_lse[q]);
+                    const long long element = g.dropout_row(b, h, i0 + q) + g.prefix_len + column[r];
+                    weight = dropout.apply(p, element);   // the weight the forward gave v
+                    dscore = attended[r] ? p * (dropout.apply(dpt[n].v[e], element) - row_delta[q]) * scale : 0.0f;
+                }
+                st[n].v[e] = weight;
+                dpt[n].v[e] = dscore;
+            }
+        // P̃ᵀ and dSᵀ (16 key columns × 16 queries) as A fragments, each split into a bf16 part and its remainder.
+        MmaA weights_high, weights_low, dscores_high, dscores_low;
+#pragma unroll
+        for (int q2 = 0; q2 < 4; ++q2) {
+            const int n = q2 / 2, e = 2 * (q2 % 2);
+            bf16 h0 = to_bf16(st[n].v[e]), h1 = to_bf16(st[n].v[e + 1]);
+            weights_high.reg[q2] = pack_bf16x2(h0, h1);
+            weights_low.reg[q2] = pack_bf16x2(to_bf16(st[n].v[e] - to_float(h0)), to_bf16(st[n].v[e + 1] - to_float(h1)));
+            h0 = to_bf16(dpt[n].v[e]); h1 = to_bf16(dpt[n].v[e + 1]);
+            dscores_high.reg[q2] = pack_bf16x2(h0, h1);
+            dscores_low.reg[q2] = pack_bf16x2(to_bf16(dpt[n].v[e] - to_float(h0)), to_bf16(dpt[n].v[e + 1] - to_float(h1)));
+        }
+#pragma unroll
+        for (int n = 0; n < NTILES; ++n) {
+            const MmaB dout = mma_load_b_rows(grads + n * 8, DMAX), query = mma_load_b_rows(queries + n * 8, DMAX);
+            mma_16x8x16(dv[n], weights_high, dout);
+            mma_16x8x16(dv[n], weights_low, dout);
+            mma_16x8x16(dk[n], dscores_high, query);
+            mma_16x8x16(dk[n], dscores_low, query);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        if (column[r] >= g.seq) continue;
+        bf16* k_out = dqkv + g.qkv_offset(b, column[r], 1, h);
+        bf16* v_out = dqkv + g.qkv_offset(b, column[r], 2, h);
+#pragma unroll
+        for (int n = 0; n < NTILES; ++n)
+#pragma unroll
+            for (int j = 0; j < 2; ++j) {
+                const int d = n * 8 + 2 * t + j;
+                if (d < g.head_dim) {
+                    k_out[d] = to_bf16(dk[n].v[2 * r + j]);
+                    v_out[d] = to_bf16(dv[n].v[2 * r + j]);
+                }
+            }
+    }
+}
+
 } // namespace
 
 // ---- entry points: one per precision and DMAX (the launcher picks the smallest DMAX ≥ D) ----
@@ -622,6 +750,18 @@ extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_f32_d128
 extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_bf16_d32(ATTENTION_DKV_PARAMS(bf16)) { attention_backward_dkv<bf16, 32>(ATTENTION_DKV_ARGS); }
 extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_bf16_d64(ATTENTION_DKV_PARAMS(bf16)) { attention_backward_dkv<bf16, 64>(ATTENTION_DKV_ARGS); }
 extern "C" __global__ void __launch_bounds__(32) attention_backward_dkv_bf16_d128(ATTENTION_DKV_PARAMS(bf16)) { attention_backward_dkv<bf16, 128>(ATTENTION_DKV_ARGS); }
+
+// dk, dv of the token columns on tensor cores (bf16 only): qkv, mask, lse, dcontext, delta -> dqkv's k and v columns
+#define ATTENTION_DKV_TC_PARAMS                                                                                      \
+    const bf16 *qkv, const int *mask, const float *lse, const bf16 *dcontext, bf16 *dqkv, const float *delta, int batch, \
+        int seq, int heads, int head_dim, int prefix_len, int prefix_layers, int prefix_slot, float dropout,          \
+        const int *seeds, int seed_index
+#define ATTENTION_DKV_TC_ARGS                                                                                        \
+    qkv, mask, lse, dcontext, dqkv, delta, Geometry{batch, seq, heads, head_dim, prefix_len, prefix_layers, prefix_slot}, \
+        dropout, seeds, seed_index
+extern "C" __global__ void __launch_bounds__(128) attention_backward_dkv_tc_bf16_d32(ATTENTION_DKV_TC_PARAMS) { attention_backward_dkv_tc<32>(ATTENTION_DKV_TC_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) attention_backward_dkv_tc_bf16_d64(ATTENTION_DKV_TC_PARAMS) { attention_backward_dkv_tc<64>(ATTENTION_DKV_TC_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) attention_backward_dkv_tc_bf16_d128(ATTENTION_DKV_TC_PARAMS) { attention_backward_dkv_tc<128>(ATTENTION_DKV_TC_ARGS); }
 
 // partial (B, 2·H·P·D) -> dBank (A, Lp, 2, H, P, D) at slot `prefix_slot` of each row's adapter, += in batch-row order:
 // the thread of element e handles every adapter, each at the first batch row that uses it. Grid-stride, capped grid.

@@ -22,6 +22,8 @@ public static class AttentionLaunchers
     // (32 keep a block's own keys and values in shared memory near 17 KiB at head_dim 64).
     private const int RowsPerBlock = 64;
     private const int ColumnsPerBlock = 32;
+    // The tensor-core kernels: 4 warps of 16 query rows (forward) or key columns (dk/dv), 64 per block.
+    private const int TensorCoreThreads = 128, TensorCoreRowsPerBlock = 64;
 
     /// <summary>The kernels hold a head's vectors in arrays of 32, 64 or 128 floats: the largest head_dim.</summary>
     public const int MaxHeadDim = 128;
@@ -50,7 +52,7 @@ public static class AttentionLaunchers
         AddShape(ref args, s).Add(dropout).Add(seeds).Add(seedIndex);
         if (tensorCores)
             device.Launch(device.Kernel(KernelName("attention_forward_tc", act, s.HeadDim)),
-                new LaunchShape(RowGrid(s).Grid, new Dim3(2 * RowsPerBlock)), args);   // 4 warps of 16 query rows
+                new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads)), args);
         else device.Launch(device.Kernel(KernelName("attention_forward", act, s.HeadDim)), RowGrid(s), args);
     }
 
@@ -61,13 +63,15 @@ public static class AttentionLaunchers
     /// <summary>
     /// dQkv (B·T, 3·H·D) `act`, overwritten, and dBank (bank-shaped, fp32) accumulated (+=) deterministically
     /// (Null to skip), from the forward's inputs, its context and lse, and dContext (B·T, H·D) `act`. The workspace
-    /// holds <see cref="WorkspaceBytes"/> bytes, owned by the caller.
+    /// holds <see cref="WorkspaceBytes"/> bytes, owned by the caller. <paramref name="tensorCores"/> (bf16 only): dk and
+    /// dv of the token columns on tensor cores.
     /// </summary>
     public static void Backward(IGpuDevice device, ElementType act, in AttentionShape s, DevicePtr qkv, DevicePtr bank,
         DevicePtr rowAdapter, DevicePtr mask, DevicePtr context, DevicePtr lse, DevicePtr dContext, DevicePtr dQkv,
-        DevicePtr dBank, float dropout, DevicePtr seeds, int seedIndex, DevicePtr workspace)
+        DevicePtr dBank, float dropout, DevicePtr seeds, int seedIndex, DevicePtr workspace, bool tensorCores = false)
     {
         Check(s, bank, rowAdapter, dropout, seeds, seedIndex);
+        if (tensorCores && act != ElementType.BF16) throw new ArgumentException("attention on tensor cores takes bf16 activations", nameof(tensorCores));
         RequireAll(("qkv", qkv), ("mask", mask), ("context", context), ("lse", lse), ("dContext", dContext), ("dQkv", dQkv),
             ("workspace", workspace));
         DevicePtr delta = workspace, partial = workspace.Offset(PartialOffset(s));
@@ -82,8 +86,23 @@ public static class AttentionLaunchers
         var dkv = new KernelArgs();
         dkv.Add(qkv).Add(bank).Add(rowAdapter).Add(mask).Add(lse).Add(dContext).Add(dQkv).Add(delta).Add(partial).Add(prefixTiles);
         AddShape(ref dkv, s).Add(dropout).Add(seeds).Add(seedIndex);
-        var columns = new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)(prefixTiles + Tiles(s.Seq, ColumnsPerBlock))), new Dim3(ColumnsPerBlock));
-        device.Launch(device.Kernel(KernelName("attention_backward_dkv", act, s.HeadDim)), columns, dkv);
+        if (tensorCores)
+        {
+            // prefix columns (fp32 bank) on the CUDA-core kernel, token columns on tensor cores: 4 warps of 16 columns
+            if (prefixTiles > 0)
+                device.Launch(device.Kernel(KernelName("attention_backward_dkv", act, s.HeadDim)),
+                    new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)prefixTiles), new Dim3(ColumnsPerBlock)), dkv);
+            var tc = new KernelArgs();
+            tc.Add(qkv).Add(mask).Add(lse).Add(dContext).Add(dQkv).Add(delta);
+            AddShape(ref tc, s).Add(dropout).Add(seeds).Add(seedIndex);
+            device.Launch(device.Kernel(KernelName("attention_backward_dkv_tc", act, s.HeadDim)),
+                new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads)), tc);
+        }
+        else
+        {
+            var columns = new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)(prefixTiles + Tiles(s.Seq, ColumnsPerBlock))), new Dim3(ColumnsPerBlock));
+            device.Launch(device.Kernel(KernelName("attention_backward_dkv", act, s.HeadDim)), columns, dkv);
+        }
 
         if (!prefixGradient) return;
         long perRow = 2L * s.Heads * s.PrefixLen * s.HeadDim;

@@ -201,7 +201,7 @@ public class AttentionKernelTests
             c.Dropout, seeds.Pointer, Inputs.SeedIndex, tensorCores);
         AttentionLaunchers.Backward(gpu, act, s, qkv.Pointer, bankPointer, rowAdapter.Pointer, mask.Pointer, context.Pointer, lse.Pointer,
             dContext.Pointer, dQkv.Pointer, c.PrefixLen > 0 && bankGradient ? dBank.Pointer : DevicePtr.Null, c.Dropout, seeds.Pointer, Inputs.SeedIndex,
-            workspace.Pointer);
+            workspace.Pointer, tensorCores);
         gpu.Synchronize();
         return new Results(DownloadActivation(gpu, act, context.Pointer, rows * C), [], Download<float>(gpu, lse.Pointer, rows * c.Heads),
             DownloadActivation(gpu, act, dQkv.Pointer, rows * 3 * C), Download<float>(gpu, dBank.Pointer, x.DBankStart.Length));

@@ -47,7 +47,7 @@ public sealed partial class CudaBackend
         var workspace = Workspace(ref _attentionWorkspace, AttentionLaunchers.WorkspaceBytes(shape));
         AttentionLaunchers.Backward(_device, qkv.Element, shape, qkv.Pointer, Bank(a), C(a.RowAdapter).Pointer, C(a.AttentionMask).Pointer,
             C(a.Context).Pointer, C(a.State).Pointer, C(dContext).Pointer, C(dQkv).Pointer, dBank?.Pointer ?? DevicePtr.Null,
-            a.DropoutP, C(a.Seed.Seeds).Pointer, a.Seed.Index, workspace.Pointer);
+            a.DropoutP, C(a.Seed.Seeds).Pointer, a.Seed.Index, workspace.Pointer, TensorCoreAttention);
     }
 
     static DevicePtr Bank(in AttentionArgs a) => a.PrefixLen > 0 ? C(a.PrefixBank!).Pointer : DevicePtr.Null;
