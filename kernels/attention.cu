@@ -23,7 +23,8 @@
 //   beyond D, so the loops over a vector run to DMAX without tests; its scores for the current tile live in shared
 //   memory, one column per thread (unrolled into registers, they made NVRTC take 80 s for this file). The two tile
 //   products — a vector against every row of a tile, and a weighted sum of a tile's rows — are the device functions
-//   a tensor-core version replaces: attention_forward_tc does so for the bf16 forward (mma.cuh, below).
+//   a tensor-core version replaces: the _tc kernels below do so in bf16 (mma.cuh) for the forward, dq and the token
+//   columns' dk/dv.
 #include "common.cuh"
 #include "dropout.cuh"
 #include "mma.cuh"
@@ -567,6 +568,194 @@ __device__ void attention_backward_dkv(const Act* qkv, const float* bank, const 
     store_vector(dqkv + g.qkv_offset(b, first + column, 2, h), dv, 1.0f, g.head_dim);
 }
 
+// The query-row half on tensor cores (bf16): delta and dq as attention_backward_dq computes them. A warp owns 16 query
+// rows; per key tile S = Q·Kᵀ and dP = dO·Vᵀ, then dQ += dS·K with dS split into two bf16 parts; against the prefix
+// (fp32 bank) the three products run on CUDA cores in fp32, as in the tensor-core forward. Grid (B·H, ⌈T / 64⌉),
+// 128 threads: 4 warps of 16 query rows.
+template <int DMAX>
+__device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, const int* row_adapter, const int* mask,
+                                         const bf16* context, const float* lse, const bf16* dcontext, bf16* dqkv, float* delta,
+                                         Geometry g, float dropout_p, const int* seeds, int seed_index)
+{
+    constexpr int KEYS = 16, ROWS = 64, KSTEPS = DMAX / 16, NTILES = DMAX / 8;
+    __shared__ bf16 k_tile[KEYS * DMAX], v_tile[KEYS * DMAX];
+    __shared__ float prefix_keys[KEYS * DMAX], prefix_values[KEYS * DMAX], block_lse[ROWS], block_delta[ROWS];
+    __shared__ int states[KEYS];
+    const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    const int group = lane / 4, t = lane % 4;
+    const int first = blockIdx.y * ROWS, i0 = first + warp * 16;
+    const int adapter = g.prefix_len > 0 ? row_adapter[b] : 0;
+    const int* mask_row = mask + static_cast<long long>(b) * g.seq;
+    const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
+    const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
+    const bf16 zero = {0};
+
+    // delta = rowsum(dO ∘ O) and lse of the block's rows
+    if (threadIdx.x < ROWS) {
+        const int i = first + threadIdx.x;
+        float row_delta = 0.0f, row_lse = 0.0f;
+        if (i < g.seq) {
+            const bf16* o = context + g.context_offset(b, i, h);
+            const bf16* dout = dcontext + g.context_offset(b, i, h);
+            for (int d = 0; d < g.head_dim; ++d) row_delta += to_float(dout[d]) * to_float(o[d]);
+            const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i;
+            delta[stat] = row_delta;
+            row_lse = lse[stat];
+        }
+        block_delta[threadIdx.x] = row_delta;
+        block_lse[threadIdx.x] = row_lse;
+    }
+    // The warp's q and dO as A fragments, straight from global memory (zero beyond T and D).
+    auto fragment = [&](const bf16* source, long long stride, int k0) {
+        auto at = [&](int r, int k) {
+            const int i = i0 + r;
+            return i < g.seq && k < g.head_dim ? source[(static_cast<long long>(b) * g.seq + i) * stride + k] : zero;
+        };
+        MmaA a;
+        a.reg[0] = pack_bf16x2(at(group, k0 + 2 * t), at(group, k0 + 2 * t + 1));
+        a.reg[1] = pack_bf16x2(at(group + 8, k0 + 2 * t), at(group + 8, k0 + 2 * t + 1));
+        a.reg[2] = pack_bf16x2(at(group, k0 + 2 * t + 8), at(group, k0 + 2 * t + 9));
+        a.reg[3] = pack_bf16x2(at(group + 8, k0 + 2 * t + 8), at(group + 8, k0 + 2 * t + 9));
+        return a;
+    };
+    MmaA q[KSTEPS], dout[KSTEPS];
+#pragma unroll
+    for (int ks = 0; ks < KSTEPS; ++ks) {
+        q[ks] = fragment(qkv + static_cast<long long>(h) * g.head_dim, g.qkv_stride(), ks * 16);
+        dout[ks] = fragment(dcontext + static_cast<long long>(h) * g.head_dim, g.context_stride(), ks * 16);
+    }
+    __syncthreads();
+    float row_lse[2], row_delta[2];
+    long long dropout_rows[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        row_lse[r] = block_lse[warp * 16 + group + 8 * r];
+        row_delta[r] = block_delta[warp * 16 + group + 8 * r];
+        dropout_rows[r] = g.dropout_row(b, h, min(i0 + group + 8 * r, g.seq - 1));
+    }
+    MmaC dq[NTILES];
+#pragma unroll
+    for (int n = 0; n < NTILES; ++n) dq[n].v[0] = dq[n].v[1] = dq[n].v[2] = dq[n].v[3] = 0.0f;
+
+    for (int start = 0; start < g.columns();) {
+        const int count = key_tile_count<KEYS>(g, start);
+        const bool prefix = start < g.prefix_len;
+        for (int e = threadIdx.x; e < KEYS * DMAX; e += blockDim.x) {
+            const int r = e / DMAX, d = e % DMAX;
+            const bool inside = r < count && d < g.head_dim;
+            if (prefix) {
+                const long long at = static_cast<long long>(start + r) * g.head_dim + d;
+                prefix_keys[e] = inside ? bank[g.bank_offset(adapter, 0, h) + at] : 0.0f;
+                prefix_values[e] = inside ? bank[g.bank_offset(adapter, 1, h) + at] : 0.0f;
+            } else {
+                const int j = start - g.prefix_len + r;
+                k_tile[e] = inside ? qkv[g.qkv_offset(b, j, 1, h) + d] : zero;
+                v_tile[e] = inside ? qkv[g.qkv_offset(b, j, 2, h) + d] : zero;
+            }
+        }
+        load_column_states(states, start, count, g.prefix_len, mask_row);
+        __syncthreads();
+
+        MmaC s[2], dp[2];   // S and dP: the warp's rows × keys 0-7 and 8-15, C fragments
+        if (prefix) {
+            // fp32 dot products: this lane's rows (from the A fragments' owners) against the fp32 prefix keys and values
+#pragma unroll
+            for (int n = 0; n < 2; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) { s[n].v[e] = 0.0f; dp[n].v[e] = 0.0f; }
+            for (int ks = 0; ks < KSTEPS; ++ks)
+#pragma unroll
+                for (int p2 = 0; p2 < 8; ++p2) {   // dims ks·16 + 2·p2, + 1: held by lane group·4 + p2 % 4 in reg (p2 < 4 ? 0 : 2) (+1: row + 8)
+                    const int owner = group * 4 + p2 % 4, d = ks * 16 + 2 * p2;
+                    const unsigned q0 = __shfl_sync(FULL_MASK, q[ks].reg[p2 < 4 ? 0 : 2], owner);
+                    const unsigned q1 = __shfl_sync(FULL_MASK, q[ks].reg[p2 < 4 ? 1 : 3], owner);
+                    const unsigned g0 = __shfl_sync(FULL_MASK, dout[ks].reg[p2 < 4 ? 0 : 2], owner);
+                    const unsigned g1 = __shfl_sync(FULL_MASK, dout[ks].reg[p2 < 4 ? 1 : 3], owner);
+#pragma unroll
+                    for (int n = 0; n < 2; ++n)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int c = n * 8 + 2 * t + e % 2;
+                            const unsigned qr = e < 2 ? q0 : q1, gr = e < 2 ? g0 : g1;
+                            const float* key = prefix_keys + c * DMAX + d;
+                            const float* value = prefix_values + c * DMAX + d;
+                            s[n].v[e] += low_bf16(qr) * key[0] + high_bf16(qr) * key[1];
+                            dp[n].v[e] += low_bf16(gr) * value[0] + high_bf16(gr) * value[1];
+                        }
+                }
+        } else {
+#pragma unroll
+            for (int n = 0; n < 2; ++n) {
+                s[n].v[0] = s[n].v[1] = s[n].v[2] = s[n].v[3] = 0.0f;
+                dp[n].v[0] = dp[n].v[1] = dp[n].v[2] = dp[n].v[3] = 0.0f;
+#pragma unroll
+                for (int ks = 0; ks < KSTEPS; ++ks) {
+                    mma_16x8x16(s[n], q[ks], mma_load_b(k_tile + n * 8 * DMAX + ks * 16, DMAX));
+                    mma_16x8x16(dp[n], dout[ks], mma_load_b(v_tile + n * 8 * DMAX + ks * 16, DMAX));
+                }
+            }
+        }
+        // dScore = p (dP − delta) / √D, dP taken through the dropout mask; padded columns carry no gradient
+#pragma unroll
+        for (int n = 0; n < 2; ++n)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int r = e / 2, c = n * 8 + 2 * t + e % 2;
+                float dscore = 0.0f;
+                if (c < count && states[c] == Attended) {
+                    const float p = expf(s[n].v[e] * scale - row_lse[r]);
+                    dscore = p * (dropout.apply(dp[n].v[e], dropout_rows[r] + start + c) - row_delta[r]) * scale;
+                }
+                s[n].v[e] = dscore;
+            }
+        if (prefix) {
+            // dQ += dS · K in fp32: each lane gathers its two rows' 16 dScores from the group's lanes
+#pragma unroll
+            for (int c = 0; c < KEYS; ++c) {
+                const int owner = group * 4 + (c % 8) / 2;
+                const float w0 = __shfl_sync(FULL_MASK, s[c / 8].v[c % 2], owner);
+                const float w1 = __shfl_sync(FULL_MASK, s[c / 8].v[2 + c % 2], owner);
+                const float* key = prefix_keys + c * DMAX + 2 * t;
+#pragma unroll
+                for (int n = 0; n < NTILES; ++n) {
+                    dq[n].v[0] += w0 * key[n * 8];
+                    dq[n].v[1] += w0 * key[n * 8 + 1];
+                    dq[n].v[2] += w1 * key[n * 8];
+                    dq[n].v[3] += w1 * key[n * 8 + 1];
+                }
+            }
+        } else {
+            MmaA high, low;
+#pragma unroll
+            for (int q2 = 0; q2 < 4; ++q2) {
+                const float x0 = s[q2 / 2].v[2 * (q2 % 2)], x1 = s[q2 / 2].v[2 * (q2 % 2) + 1];
+                const bf16 h0 = to_bf16(x0), h1 = to_bf16(x1);
+                high.reg[q2] = pack_bf16x2(h0, h1);
+                low.reg[q2] = pack_bf16x2(to_bf16(x0 - to_float(h0)), to_bf16(x1 - to_float(h1)));
+            }
+#pragma unroll
+            for (int n = 0; n < NTILES; ++n) {
+                const MmaB keys = mma_load_b_rows(k_tile + n * 8, DMAX);
+                mma_16x8x16(dq[n], high, keys);
+                mma_16x8x16(dq[n], low, keys);
+            }
+        }
+        __syncthreads();
+        start += count;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+        const int i = i0 + group + 8 * r;
+        if (i >= g.seq) continue;
+        bf16* out = dqkv + g.qkv_offset(b, i, 0, h);
+#pragma unroll
+        for (int n = 0; n < NTILES; ++n)
+#pragma unroll
+            for (int j = 0; j < 2; ++j)
+                if (n * 8 + 2 * t + j < g.head_dim) out[n * 8 + 2 * t + j] = to_bf16(dq[n].v[2 * r + j]);
+    }
+}
+
 // The key-column half on tensor cores (bf16), for token columns only (prefix columns keep the CUDA-core kernel above:
 // the bank is fp32). A warp owns 16 key columns and walks the queries 16 at a time: Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ, then
 // dV += P̃ᵀ·dO and dK += dSᵀ·Q, the weights entering as two bf16 parts each (mma.cuh, as the tensor-core forward).
@@ -734,6 +923,10 @@ extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_f32_d128(
 extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_bf16_d32(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq<bf16, 32>(ATTENTION_DQ_ARGS); }
 extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_bf16_d64(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq<bf16, 64>(ATTENTION_DQ_ARGS); }
 extern "C" __global__ void __launch_bounds__(64) attention_backward_dq_bf16_d128(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq<bf16, 128>(ATTENTION_DQ_ARGS); }
+// the same on tensor cores (bf16 only)
+extern "C" __global__ void __launch_bounds__(128) attention_backward_dq_tc_bf16_d32(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq_tc<32>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) attention_backward_dq_tc_bf16_d64(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq_tc<64>(ATTENTION_DQ_ARGS); }
+extern "C" __global__ void __launch_bounds__(128) attention_backward_dq_tc_bf16_d128(ATTENTION_DQ_PARAMS(bf16)) { attention_backward_dq_tc<128>(ATTENTION_DQ_ARGS); }
 
 #define ATTENTION_DKV_PARAMS(Act)                                                                                  \
     const Act *qkv, const float *bank, const int *row_adapter, const int *mask, const float *lse, const Act *dcontext, \

@@ -63,8 +63,8 @@ public static class AttentionLaunchers
     /// <summary>
     /// dQkv (B·T, 3·H·D) `act`, overwritten, and dBank (bank-shaped, fp32) accumulated (+=) deterministically
     /// (Null to skip), from the forward's inputs, its context and lse, and dContext (B·T, H·D) `act`. The workspace
-    /// holds <see cref="WorkspaceBytes"/> bytes, owned by the caller. <paramref name="tensorCores"/> (bf16 only): dk and
-    /// dv of the token columns on tensor cores.
+    /// holds <see cref="WorkspaceBytes"/> bytes, owned by the caller. <paramref name="tensorCores"/> (bf16 only): dq, and
+    /// dk and dv of the token columns, on tensor cores (the prefix columns' dk, dv stay on CUDA cores: the bank is fp32).
     /// </summary>
     public static void Backward(IGpuDevice device, ElementType act, in AttentionShape s, DevicePtr qkv, DevicePtr bank,
         DevicePtr rowAdapter, DevicePtr mask, DevicePtr context, DevicePtr lse, DevicePtr dContext, DevicePtr dQkv,
@@ -79,7 +79,10 @@ public static class AttentionLaunchers
         var dq = new KernelArgs();
         dq.Add(qkv).Add(bank).Add(rowAdapter).Add(mask).Add(context).Add(lse).Add(dContext).Add(dQkv).Add(delta);
         AddShape(ref dq, s).Add(dropout).Add(seeds).Add(seedIndex);
-        device.Launch(device.Kernel(KernelName("attention_backward_dq", act, s.HeadDim)), RowGrid(s), dq);
+        if (tensorCores)
+            device.Launch(device.Kernel(KernelName("attention_backward_dq_tc", act, s.HeadDim)),
+                new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads)), dq);
+        else device.Launch(device.Kernel(KernelName("attention_backward_dq", act, s.HeadDim)), RowGrid(s), dq);
 
         bool prefixGradient = s.PrefixLen > 0 && !dBank.IsNull;
         int prefixTiles = prefixGradient ? Tiles(s.PrefixLen, ColumnsPerBlock) : 0;
