@@ -61,7 +61,8 @@ tests() {   # name, log, runner, args...
   [ $rc -eq 0 ] || failed=1
   row "$name" "${summary:-no summary (exit $rc)}$([ $rc -eq 0 ] || echo " FAILED, see $logname")"
 }
-tests "kernel tests (all)" tests-kernels.log FastPrefix.Kernels.Tests
+# NVRTC's compile tests (PTX and cubins for sm_80/sm_90) run in CI already and take a minute or two: not here.
+tests "kernel tests (all but the NVRTC compile tests, which CI runs)" tests-kernels.log FastPrefix.Kernels.Tests -trait- Category=KernelCompile
 tests "backend, attention, Reference, training tests" tests-backend.log FastPrefix.Tests \
   -class 'FastPrefix.Tests.Backends.Cuda.*' -class FastPrefix.Tests.Backends.AttentionKernelTests -class FastPrefix.Tests.Reference.ReferenceTests \
   -class FastPrefix.Tests.Training.GpuTrainingTests -class FastPrefix.Tests.Training.GraphStepTests -class FastPrefix.Tests.Training.StepIsolationTests
