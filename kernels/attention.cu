@@ -269,6 +269,44 @@ __device__ void attention_forward(const Act* qkv, const float* bank, const int* 
 
 // ---- forward on tensor cores (bf16) ----
 
+// acc (16 rows × DMAX, C fragments of the DMAX / 8 column tiles) += W · tile in fp32 on CUDA cores, W (16 rows × 16
+// columns) held as the C fragments of two 8-column tiles, tile (16 × DMAX, fp32, row-major): each lane gathers its two
+// rows' 16 weights from the 4 lanes of its group. For products with the fp32 prefix bank.
+template <int DMAX>
+__device__ __forceinline__ void accumulate_fp32(MmaC (&acc)[DMAX / 8], const MmaC (&w)[2], const float* tile)
+{
+    const int lane = threadIdx.x % 32, group = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int c = 0; c < 16; ++c) {
+        const int owner = group * 4 + (c % 8) / 2;
+        const float w0 = __shfl_sync(FULL_MASK, w[c / 8].v[c % 2], owner);
+        const float w1 = __shfl_sync(FULL_MASK, w[c / 8].v[2 + c % 2], owner);
+        const float* row = tile + c * DMAX + 2 * t;
+#pragma unroll
+        for (int n = 0; n < DMAX / 8; ++n) {
+            acc[n].v[0] += w0 * row[n * 8];
+            acc[n].v[1] += w0 * row[n * 8 + 1];
+            acc[n].v[2] += w1 * row[n * 8];
+            acc[n].v[3] += w1 * row[n * 8 + 1];
+        }
+    }
+}
+
+// acc += W · B with W split into two bf16 parts (mma_c_as_split_a), B (16 × DMAX, bf16, row-major) — the tensor-core
+// counterpart of accumulate_fp32.
+template <int DMAX>
+__device__ __forceinline__ void accumulate_split(MmaC (&acc)[DMAX / 8], const MmaC (&w)[2], const bf16* tile)
+{
+    MmaA high, low;
+    mma_c_as_split_a(w, high, low);
+#pragma unroll
+    for (int n = 0; n < DMAX / 8; ++n) {
+        const MmaB b = mma_load_b_rows(tile + n * 8, DMAX);
+        mma_16x8x16(acc[n], high, b);
+        mma_16x8x16(acc[n], low, b);
+    }
+}
+
 // The forward's numerics with its two tile products on tensor cores (mma.cuh): a warp owns 16 query rows, a key tile
 // is 16 keys; S = Q·Kᵀ and O += P̃·V are m16n8k16 products with fp32 accumulation, the probabilities P̃ enter the
 // second product rounded to bf16 (as FlashAttention-2 does). Scores against the prefix keys are fp32 dot products on
@@ -388,40 +426,9 @@ __device__ void attention_forward_tc(const bf16* qkv, const float* bank, const i
                 l[r] += p;
                 s[n].v[e] = dropout.keeps(dropout_rows[r] + start + c) ? p : 0.0f;   // P̃, in the C fragments' layout
             }
-        if (start < g.prefix_len) {
-            // O += P̃ · V in fp32 on CUDA cores: each lane gathers its two rows' 16 weights from the group's lanes.
-#pragma unroll
-            for (int c = 0; c < KEYS; ++c) {
-                const int owner = group * 4 + (c % 8) / 2;
-                const float w0 = __shfl_sync(FULL_MASK, s[c / 8].v[c % 2], owner);
-                const float w1 = __shfl_sync(FULL_MASK, s[c / 8].v[2 + c % 2], owner);
-                const float* value = prefix_values + c * DMAX + 2 * t;
-#pragma unroll
-                for (int n = 0; n < NTILES; ++n) {
-                    o[n].v[0] += w0 * value[n * 8];
-                    o[n].v[1] += w0 * value[n * 8 + 1];
-                    o[n].v[2] += w1 * value[n * 8];
-                    o[n].v[3] += w1 * value[n * 8 + 1];
-                }
-            }
-        } else {
-            // P̃ as the A fragment (16 queries × 16 keys): the two score tiles' C fragments, split into a bf16 part and
-            // the bf16 of what that leaves, so two products carry P̃ to ~16 bits instead of bf16's 8.
-            MmaA high, low;
-#pragma unroll
-            for (int q2 = 0; q2 < 4; ++q2) {
-                const float x0 = s[q2 / 2].v[2 * (q2 % 2)], x1 = s[q2 / 2].v[2 * (q2 % 2) + 1];
-                const bf16 h0 = to_bf16(x0), h1 = to_bf16(x1);
-                high.reg[q2] = pack_bf16x2(h0, h1);
-                low.reg[q2] = pack_bf16x2(to_bf16(x0 - to_float(h0)), to_bf16(x1 - to_float(h1)));
-            }
-#pragma unroll
-            for (int n = 0; n < NTILES; ++n) {
-                const MmaB values = mma_load_b_rows(v_tile + n * 8, DMAX);
-                mma_16x8x16(o[n], high, values);
-                mma_16x8x16(o[n], low, values);
-            }
-        }
+        // O += P̃ · V: in fp32 against the prefix, on tensor cores with P̃ split in two bf16 parts against the tokens
+        if (start < g.prefix_len) accumulate_fp32<DMAX>(o, s, prefix_values);
+        else accumulate_split<DMAX>(o, s, v_tile);
         __syncthreads();
         start += count;
     }
@@ -708,38 +715,9 @@ __device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, con
                 }
                 s[n].v[e] = dscore;
             }
-        if (prefix) {
-            // dQ += dS · K in fp32: each lane gathers its two rows' 16 dScores from the group's lanes
-#pragma unroll
-            for (int c = 0; c < KEYS; ++c) {
-                const int owner = group * 4 + (c % 8) / 2;
-                const float w0 = __shfl_sync(FULL_MASK, s[c / 8].v[c % 2], owner);
-                const float w1 = __shfl_sync(FULL_MASK, s[c / 8].v[2 + c % 2], owner);
-                const float* key = prefix_keys + c * DMAX + 2 * t;
-#pragma unroll
-                for (int n = 0; n < NTILES; ++n) {
-                    dq[n].v[0] += w0 * key[n * 8];
-                    dq[n].v[1] += w0 * key[n * 8 + 1];
-                    dq[n].v[2] += w1 * key[n * 8];
-                    dq[n].v[3] += w1 * key[n * 8 + 1];
-                }
-            }
-        } else {
-            MmaA high, low;
-#pragma unroll
-            for (int q2 = 0; q2 < 4; ++q2) {
-                const float x0 = s[q2 / 2].v[2 * (q2 % 2)], x1 = s[q2 / 2].v[2 * (q2 % 2) + 1];
-                const bf16 h0 = to_bf16(x0), h1 = to_bf16(x1);
-                high.reg[q2] = pack_bf16x2(h0, h1);
-                low.reg[q2] = pack_bf16x2(to_bf16(x0 - to_float(h0)), to_bf16(x1 - to_float(h1)));
-            }
-#pragma unroll
-            for (int n = 0; n < NTILES; ++n) {
-                const MmaB keys = mma_load_b_rows(k_tile + n * 8, DMAX);
-                mma_16x8x16(dq[n], high, keys);
-                mma_16x8x16(dq[n], low, keys);
-            }
-        }
+        // dQ += dS · K: in fp32 against the prefix, on tensor cores against the tokens
+        if (prefix) accumulate_fp32<DMAX>(dq, s, prefix_keys);
+        else accumulate_split<DMAX>(dq, s, k_tile);
         __syncthreads();
         start += count;
     }
@@ -844,26 +822,9 @@ __device__ void attention_backward_dkv_tc(const bf16* qkv, const int* mask, cons
                 st[n].v[e] = weight;
                 dpt[n].v[e] = dscore;
             }
-        // P̃ᵀ and dSᵀ (16 key columns × 16 queries) as A fragments, each split into a bf16 part and its remainder.
-        MmaA weights_high, weights_low, dscores_high, dscores_low;
-#pragma unroll
-        for (int q2 = 0; q2 < 4; ++q2) {
-            const int n = q2 / 2, e = 2 * (q2 % 2);
-            bf16 h0 = to_bf16(st[n].v[e]), h1 = to_bf16(st[n].v[e + 1]);
-            weights_high.reg[q2] = pack_bf16x2(h0, h1);
-            weights_low.reg[q2] = pack_bf16x2(to_bf16(st[n].v[e] - to_float(h0)), to_bf16(st[n].v[e + 1] - to_float(h1)));
-            h0 = to_bf16(dpt[n].v[e]); h1 = to_bf16(dpt[n].v[e + 1]);
-            dscores_high.reg[q2] = pack_bf16x2(h0, h1);
-            dscores_low.reg[q2] = pack_bf16x2(to_bf16(dpt[n].v[e] - to_float(h0)), to_bf16(dpt[n].v[e + 1] - to_float(h1)));
-        }
-#pragma unroll
-        for (int n = 0; n < NTILES; ++n) {
-            const MmaB dout = mma_load_b_rows(grads + n * 8, DMAX), query = mma_load_b_rows(queries + n * 8, DMAX);
-            mma_16x8x16(dv[n], weights_high, dout);
-            mma_16x8x16(dv[n], weights_low, dout);
-            mma_16x8x16(dk[n], dscores_high, query);
-            mma_16x8x16(dk[n], dscores_low, query);
-        }
+        // dV += P̃ᵀ · dO and dK += dSᵀ · Q (16 key columns × 16 queries, split in two bf16 parts)
+        accumulate_split<DMAX>(dv, st, grads);
+        accumulate_split<DMAX>(dk, dpt, queries);
         __syncthreads();
     }
 #pragma unroll

@@ -48,6 +48,19 @@ __device__ __forceinline__ void mma_16x8x16(MmaC& c, const MmaA& a, const MmaB& 
 #endif
 }
 
+// The C fragments of two adjacent 16 x 8 results (columns 0-7 and 8-15) as the A fragment of a 16 x 16 operand —
+// the layouts line up lane by lane — split into a bf16 part and the bf16 of what that leaves: multiplying by both
+// carries the values to ~16 bits instead of bf16's 8 (for probabilities and score gradients).
+__device__ __forceinline__ void mma_c_as_split_a(const MmaC (&c)[2], MmaA& high, MmaA& low) {
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+        const float x0 = c[q / 2].v[2 * (q % 2)], x1 = c[q / 2].v[2 * (q % 2) + 1];
+        const bf16 h0 = to_bf16(x0), h1 = to_bf16(x1);
+        high.reg[q] = pack_bf16x2(h0, h1);
+        low.reg[q] = pack_bf16x2(to_bf16(x0 - to_float(h0)), to_bf16(x1 - to_float(h1)));
+    }
+}
+
 // A's fragment from a row-major tile: element (r, k) at tile[r * ld + k].
 __device__ __forceinline__ MmaA mma_load_a(const bf16* tile, long long ld) {
     const int lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
