@@ -292,6 +292,19 @@ __device__ __forceinline__ void accumulate_fp32(MmaC (&acc)[DMAX / 8], const Mma
     }
 }
 
+// out (16 × 16, the C fragments of two 8-column tiles) = A · tileᵀ on tensor cores: A (16 × DMAX) as DMAX / 16
+// fragments, tile (16 × DMAX, bf16, row-major) — scores against 16 keys, or dO against 16 values.
+template <int DMAX>
+__device__ __forceinline__ void product_16x16(MmaC (&out)[2], const MmaA (&a)[DMAX / 16], const bf16* tile)
+{
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+        out[n].v[0] = out[n].v[1] = out[n].v[2] = out[n].v[3] = 0.0f;
+#pragma unroll
+        for (int ks = 0; ks < DMAX / 16; ++ks) mma_16x8x16(out[n], a[ks], mma_load_b(tile + n * 8 * DMAX + ks * 16, DMAX));
+    }
+}
+
 // acc += W · B with W split into two bf16 parts (mma_c_as_split_a), B (16 × DMAX, bf16, row-major) — the tensor-core
 // counterpart of accumulate_fp32.
 template <int DMAX>
@@ -386,14 +399,7 @@ __device__ void attention_forward_tc(const bf16* qkv, const float* bank, const i
                     for (int d = 0; d < DMAX; ++d) sum += to_float(query[d]) * key[d];
                     s[n].v[e] = sum;
                 }
-        } else {
-#pragma unroll
-            for (int n = 0; n < 2; ++n) {
-                s[n].v[0] = s[n].v[1] = s[n].v[2] = s[n].v[3] = 0.0f;
-#pragma unroll
-                for (int ks = 0; ks < KSTEPS; ++ks) mma_16x8x16(s[n], q[ks], mma_load_b(k_tile + n * 8 * DMAX + ks * 16, DMAX));
-            }
-        }
+        } else product_16x16<DMAX>(s, q, k_tile);
         float tile_max[2] = {negative_infinity(), negative_infinity()};
 #pragma unroll
         for (int n = 0; n < 2; ++n)
@@ -691,16 +697,8 @@ __device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, con
                         }
                 }
         } else {
-#pragma unroll
-            for (int n = 0; n < 2; ++n) {
-                s[n].v[0] = s[n].v[1] = s[n].v[2] = s[n].v[3] = 0.0f;
-                dp[n].v[0] = dp[n].v[1] = dp[n].v[2] = dp[n].v[3] = 0.0f;
-#pragma unroll
-                for (int ks = 0; ks < KSTEPS; ++ks) {
-                    mma_16x8x16(s[n], q[ks], mma_load_b(k_tile + n * 8 * DMAX + ks * 16, DMAX));
-                    mma_16x8x16(dp[n], dout[ks], mma_load_b(v_tile + n * 8 * DMAX + ks * 16, DMAX));
-                }
-            }
+            product_16x16<DMAX>(s, q, k_tile);
+            product_16x16<DMAX>(dp, dout, v_tile);
         }
         // dScore = p (dP − delta) / √D, dP taken through the dropout mask; padded columns carry no gradient
 #pragma unroll
@@ -796,17 +794,9 @@ __device__ void attention_backward_dkv_tc(const bf16* qkv, const int* mask, cons
         }
         __syncthreads();
 
-        MmaC st[2], dpt[2];   // Sᵀ and dPᵀ: key columns × queries 0-7 and 8-15, C fragments
-#pragma unroll
-        for (int n = 0; n < 2; ++n) {
-            st[n].v[0] = st[n].v[1] = st[n].v[2] = st[n].v[3] = 0.0f;
-            dpt[n].v[0] = dpt[n].v[1] = dpt[n].v[2] = dpt[n].v[3] = 0.0f;
-#pragma unroll
-            for (int ks = 0; ks < KSTEPS; ++ks) {
-                mma_16x8x16(st[n], k[ks], mma_load_b(queries + n * 8 * DMAX + ks * 16, DMAX));
-                mma_16x8x16(dpt[n], v[ks], mma_load_b(grads + n * 8 * DMAX + ks * 16, DMAX));
-            }
-        }
+        MmaC st[2], dpt[2];   // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ: key columns × queries 0-7 and 8-15, C fragments
+        product_16x16<DMAX>(st, k, queries);
+        product_16x16<DMAX>(dpt, v, grads);
 #pragma unroll
         for (int n = 0; n < 2; ++n)
 #pragma unroll
