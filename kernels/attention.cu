@@ -305,6 +305,71 @@ __device__ __forceinline__ void product_16x16(MmaC (&out)[2], const MmaA (&a)[DM
     }
 }
 
+// The same product in fp32 on CUDA cores against an fp32 tile (the prefix bank): each lane gathers its two rows of A,
+// pair of columns by pair of columns, from the lane of its group that holds them.
+template <int DMAX>
+__device__ __forceinline__ void product_16x16_fp32(MmaC (&out)[2], const MmaA (&a)[DMAX / 16], const float* tile)
+{
+    const int lane = threadIdx.x % 32, group = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int n = 0; n < 2; ++n) out[n].v[0] = out[n].v[1] = out[n].v[2] = out[n].v[3] = 0.0f;
+    for (int ks = 0; ks < DMAX / 16; ++ks)
+#pragma unroll
+        for (int pair = 0; pair < 8; ++pair) {   // columns ks·16 + 2·pair, + 1: in lane group·4 + pair % 4, reg 0/1 or 2/3
+            const int owner = group * 4 + pair % 4, d = ks * 16 + 2 * pair;
+            const unsigned row0 = __shfl_sync(FULL_MASK, a[ks].reg[pair < 4 ? 0 : 2], owner);   // row group
+            const unsigned row8 = __shfl_sync(FULL_MASK, a[ks].reg[pair < 4 ? 1 : 3], owner);   // row group + 8
+#pragma unroll
+            for (int n = 0; n < 2; ++n)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const unsigned x = e < 2 ? row0 : row8;
+                    const float* y = tile + (n * 8 + 2 * t + e % 2) * DMAX + d;
+                    out[n].v[e] += low_bf16(x) * y[0] + high_bf16(x) * y[1];
+                }
+        }
+}
+
+// The A fragment of 16 token rows (i0 .. i0 + 15 of batch row b; row i at source + (b·T + i)·stride) and 16 columns
+// from k0, zero beyond T and D: a warp's queries or output gradients, straight from global memory.
+__device__ __forceinline__ MmaA load_a_rows(const bf16* source, long long stride, const Geometry& g, int b, int i0, int k0)
+{
+    const int lane = threadIdx.x % 32, group = lane / 4, t = lane % 4;
+    const bf16 zero = {0};
+    auto at = [&](int r, int k) {
+        const int i = i0 + r;
+        return i < g.seq && k < g.head_dim ? source[(static_cast<long long>(b) * g.seq + i) * stride + k] : zero;
+    };
+    MmaA a;
+    a.reg[0] = pack_bf16x2(at(group, k0 + 2 * t), at(group, k0 + 2 * t + 1));
+    a.reg[1] = pack_bf16x2(at(group + 8, k0 + 2 * t), at(group + 8, k0 + 2 * t + 1));
+    a.reg[2] = pack_bf16x2(at(group, k0 + 2 * t + 8), at(group, k0 + 2 * t + 9));
+    a.reg[3] = pack_bf16x2(at(group + 8, k0 + 2 * t + 8), at(group + 8, k0 + 2 * t + 9));
+    return a;
+}
+
+// The key tile at `start` (count keys) for the tensor-core kernels, zero beyond count and D: prefix keys and values
+// fp32 as the bank holds them, token keys and values bf16. Every thread of the block takes part.
+template <int KEYS, int DMAX>
+__device__ __forceinline__ void load_key_tile_tc(float* prefix_keys, float* prefix_values, bf16* keys, bf16* values, const Geometry& g,
+                                                 const bf16* qkv, const float* bank, int adapter, int b, int h, int start, int count)
+{
+    const bf16 zero = {0};
+    for (int e = threadIdx.x; e < KEYS * DMAX; e += blockDim.x) {
+        const int r = e / DMAX, d = e % DMAX;
+        const bool inside = r < count && d < g.head_dim;
+        if (start < g.prefix_len) {
+            const long long at = static_cast<long long>(start + r) * g.head_dim + d;
+            prefix_keys[e] = inside ? bank[g.bank_offset(adapter, 0, h) + at] : 0.0f;
+            prefix_values[e] = inside ? bank[g.bank_offset(adapter, 1, h) + at] : 0.0f;
+        } else {
+            const int j = start - g.prefix_len + r;
+            keys[e] = inside ? qkv[g.qkv_offset(b, j, 1, h) + d] : zero;
+            values[e] = inside ? qkv[g.qkv_offset(b, j, 2, h) + d] : zero;
+        }
+    }
+}
+
 // acc += W · B with W split into two bf16 parts (mma_c_as_split_a), B (16 × DMAX, bf16, row-major) — the tensor-core
 // counterpart of accumulate_fp32.
 template <int DMAX>
@@ -334,7 +399,7 @@ __device__ void attention_forward_tc(const bf16* qkv, const float* bank, const i
                                      float* lse, Geometry g, float dropout_p, const int* seeds, int seed_index)
 {
     constexpr int KEYS = 16, ROWS = 64, KSTEPS = DMAX / 16, NTILES = DMAX / 8;
-    __shared__ bf16 q_tile[ROWS * DMAX], k_tile[KEYS * DMAX], v_tile[KEYS * DMAX];
+    __shared__ bf16 k_tile[KEYS * DMAX], v_tile[KEYS * DMAX];
     __shared__ float prefix_keys[KEYS * DMAX], prefix_values[KEYS * DMAX];
     __shared__ int states[KEYS];
     const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -345,16 +410,10 @@ __device__ void attention_forward_tc(const bf16* qkv, const float* bank, const i
     const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
     const float padded = padded_score(mask_row, g.seq, g.prefix_len);
     const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
-    const bf16 zero = {0};
 
-    for (int e = threadIdx.x; e < ROWS * DMAX; e += blockDim.x) {
-        const int r = e / DMAX, d = e % DMAX, i = blockIdx.y * ROWS + r;
-        q_tile[e] = i < g.seq && d < g.head_dim ? qkv[g.qkv_offset(b, i, 0, h) + d] : zero;
-    }
-    __syncthreads();
     MmaA q[KSTEPS];
 #pragma unroll
-    for (int ks = 0; ks < KSTEPS; ++ks) q[ks] = mma_load_a(q_tile + warp * 16 * DMAX + ks * 16, DMAX);
+    for (int ks = 0; ks < KSTEPS; ++ks) q[ks] = load_a_rows(qkv + g.qkv_offset(0, 0, 0, h), g.qkv_stride(), g, b, i0, ks * 16);
 
     MmaC o[NTILES];
 #pragma unroll
@@ -366,40 +425,13 @@ __device__ void attention_forward_tc(const bf16* qkv, const float* bank, const i
 
     for (int start = 0; start < g.columns();) {
         const int count = key_tile_count<KEYS>(g, start);
-        for (int e = threadIdx.x; e < KEYS * DMAX; e += blockDim.x) {
-            const int r = e / DMAX, d = e % DMAX;
-            bf16 key = zero, value = zero;
-            if (r < count && d < g.head_dim) {
-                if (start < g.prefix_len) {
-                    const long long at = static_cast<long long>(start + r) * g.head_dim + d;
-                    prefix_keys[e] = bank[g.bank_offset(adapter, 0, h) + at];
-                    prefix_values[e] = bank[g.bank_offset(adapter, 1, h) + at];
-                } else {
-                    const int j = start - g.prefix_len + r;
-                    key = qkv[g.qkv_offset(b, j, 1, h) + d];
-                    value = qkv[g.qkv_offset(b, j, 2, h) + d];
-                }
-            }
-            else if (start < g.prefix_len) prefix_keys[e] = prefix_values[e] = 0.0f;
-            k_tile[e] = key;
-            v_tile[e] = value;
-        }
+        load_key_tile_tc<KEYS, DMAX>(prefix_keys, prefix_values, k_tile, v_tile, g, qkv, bank, adapter, b, h, start, count);
         load_column_states(states, start, count, g.prefix_len, mask_row);
         __syncthreads();
 
         MmaC s[2];   // keys 0-7 and 8-15 of the tile, laid out as mma's C fragments
-        if (start < g.prefix_len) {
-#pragma unroll
-            for (int n = 0; n < 2; ++n)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const bf16* query = q_tile + (warp * 16 + group + 8 * (e / 2)) * DMAX;
-                    const float* key = prefix_keys + (n * 8 + 2 * t + e % 2) * DMAX;
-                    float sum = 0.0f;
-                    for (int d = 0; d < DMAX; ++d) sum += to_float(query[d]) * key[d];
-                    s[n].v[e] = sum;
-                }
-        } else product_16x16<DMAX>(s, q, k_tile);
+        if (start < g.prefix_len) product_16x16_fp32<DMAX>(s, q, prefix_keys);   // fp32 against the bank's keys
+        else product_16x16<DMAX>(s, q, k_tile);
         float tile_max[2] = {negative_infinity(), negative_infinity()};
 #pragma unroll
         for (int n = 0; n < 2; ++n)
@@ -601,7 +633,6 @@ __device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, con
     const int* mask_row = mask + static_cast<long long>(b) * g.seq;
     const float scale = 1.0f / sqrtf(static_cast<float>(g.head_dim));
     const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
-    const bf16 zero = {0};
 
     // delta = rowsum(dO ∘ O) and lse of the block's rows
     if (threadIdx.x < ROWS) {
@@ -618,24 +649,12 @@ __device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, con
         block_delta[threadIdx.x] = row_delta;
         block_lse[threadIdx.x] = row_lse;
     }
-    // The warp's q and dO as A fragments, straight from global memory (zero beyond T and D).
-    auto fragment = [&](const bf16* source, long long stride, int k0) {
-        auto at = [&](int r, int k) {
-            const int i = i0 + r;
-            return i < g.seq && k < g.head_dim ? source[(static_cast<long long>(b) * g.seq + i) * stride + k] : zero;
-        };
-        MmaA a;
-        a.reg[0] = pack_bf16x2(at(group, k0 + 2 * t), at(group, k0 + 2 * t + 1));
-        a.reg[1] = pack_bf16x2(at(group + 8, k0 + 2 * t), at(group + 8, k0 + 2 * t + 1));
-        a.reg[2] = pack_bf16x2(at(group, k0 + 2 * t + 8), at(group, k0 + 2 * t + 9));
-        a.reg[3] = pack_bf16x2(at(group + 8, k0 + 2 * t + 8), at(group + 8, k0 + 2 * t + 9));
-        return a;
-    };
+    // The warp's q and dO as A fragments.
     MmaA q[KSTEPS], dout[KSTEPS];
 #pragma unroll
     for (int ks = 0; ks < KSTEPS; ++ks) {
-        q[ks] = fragment(qkv + static_cast<long long>(h) * g.head_dim, g.qkv_stride(), ks * 16);
-        dout[ks] = fragment(dcontext + static_cast<long long>(h) * g.head_dim, g.context_stride(), ks * 16);
+        q[ks] = load_a_rows(qkv + g.qkv_offset(0, 0, 0, h), g.qkv_stride(), g, b, i0, ks * 16);
+        dout[ks] = load_a_rows(dcontext + g.context_offset(0, 0, h), g.context_stride(), g, b, i0, ks * 16);
     }
     __syncthreads();
     float row_lse[2], row_delta[2];
@@ -653,49 +672,14 @@ __device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, con
     for (int start = 0; start < g.columns();) {
         const int count = key_tile_count<KEYS>(g, start);
         const bool prefix = start < g.prefix_len;
-        for (int e = threadIdx.x; e < KEYS * DMAX; e += blockDim.x) {
-            const int r = e / DMAX, d = e % DMAX;
-            const bool inside = r < count && d < g.head_dim;
-            if (prefix) {
-                const long long at = static_cast<long long>(start + r) * g.head_dim + d;
-                prefix_keys[e] = inside ? bank[g.bank_offset(adapter, 0, h) + at] : 0.0f;
-                prefix_values[e] = inside ? bank[g.bank_offset(adapter, 1, h) + at] : 0.0f;
-            } else {
-                const int j = start - g.prefix_len + r;
-                k_tile[e] = inside ? qkv[g.qkv_offset(b, j, 1, h) + d] : zero;
-                v_tile[e] = inside ? qkv[g.qkv_offset(b, j, 2, h) + d] : zero;
-            }
-        }
+        load_key_tile_tc<KEYS, DMAX>(prefix_keys, prefix_values, k_tile, v_tile, g, qkv, bank, adapter, b, h, start, count);
         load_column_states(states, start, count, g.prefix_len, mask_row);
         __syncthreads();
 
         MmaC s[2], dp[2];   // S and dP: the warp's rows × keys 0-7 and 8-15, C fragments
-        if (prefix) {
-            // fp32 dot products: this lane's rows (from the A fragments' owners) against the fp32 prefix keys and values
-#pragma unroll
-            for (int n = 0; n < 2; ++n)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) { s[n].v[e] = 0.0f; dp[n].v[e] = 0.0f; }
-            for (int ks = 0; ks < KSTEPS; ++ks)
-#pragma unroll
-                for (int p2 = 0; p2 < 8; ++p2) {   // dims ks·16 + 2·p2, + 1: held by lane group·4 + p2 % 4 in reg (p2 < 4 ? 0 : 2) (+1: row + 8)
-                    const int owner = group * 4 + p2 % 4, d = ks * 16 + 2 * p2;
-                    const unsigned q0 = __shfl_sync(FULL_MASK, q[ks].reg[p2 < 4 ? 0 : 2], owner);
-                    const unsigned q1 = __shfl_sync(FULL_MASK, q[ks].reg[p2 < 4 ? 1 : 3], owner);
-                    const unsigned g0 = __shfl_sync(FULL_MASK, dout[ks].reg[p2 < 4 ? 0 : 2], owner);
-                    const unsigned g1 = __shfl_sync(FULL_MASK, dout[ks].reg[p2 < 4 ? 1 : 3], owner);
-#pragma unroll
-                    for (int n = 0; n < 2; ++n)
-#pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            const int c = n * 8 + 2 * t + e % 2;
-                            const unsigned qr = e < 2 ? q0 : q1, gr = e < 2 ? g0 : g1;
-                            const float* key = prefix_keys + c * DMAX + d;
-                            const float* value = prefix_values + c * DMAX + d;
-                            s[n].v[e] += low_bf16(qr) * key[0] + high_bf16(qr) * key[1];
-                            dp[n].v[e] += low_bf16(gr) * value[0] + high_bf16(gr) * value[1];
-                        }
-                }
+        if (prefix) {   // fp32 against the bank's keys and values
+            product_16x16_fp32<DMAX>(s, q, prefix_keys);
+            product_16x16_fp32<DMAX>(dp, dout, prefix_values);
         } else {
             product_16x16<DMAX>(s, q, k_tile);
             product_16x16<DMAX>(dp, dout, v_tile);
@@ -742,7 +726,7 @@ __device__ void attention_backward_dkv_tc(const bf16* qkv, const int* mask, cons
                                           const float* delta, Geometry g, float dropout_p, const int* seeds, int seed_index)
 {
     constexpr int COLUMNS = 64, QUERIES = 16, KSTEPS = DMAX / 16, NTILES = DMAX / 8;
-    __shared__ bf16 own_keys[COLUMNS * DMAX], own_values[COLUMNS * DMAX], queries[QUERIES * DMAX], grads[QUERIES * DMAX];
+    __shared__ bf16 queries[QUERIES * DMAX], grads[QUERIES * DMAX];
     __shared__ float row_lse[QUERIES], row_delta[QUERIES];
     const int b = blockIdx.x / g.heads, h = blockIdx.x % g.heads, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
     const int group = lane / 4, t = lane % 4;
@@ -753,18 +737,12 @@ __device__ void attention_backward_dkv_tc(const bf16* qkv, const int* mask, cons
     const Dropout dropout = make_dropout(dropout_p, seeds, seed_index);
     const bf16 zero = {0};
 
-    for (int e = threadIdx.x; e < COLUMNS * DMAX; e += blockDim.x) {
-        const int c = e / DMAX, d = e % DMAX, j = first + c;
-        const bool inside = j < g.seq && d < g.head_dim;
-        own_keys[e] = inside ? qkv[g.qkv_offset(b, j, 1, h) + d] : zero;
-        own_values[e] = inside ? qkv[g.qkv_offset(b, j, 2, h) + d] : zero;
-    }
-    __syncthreads();
+    // The warp's 16 keys and values as A fragments.
     MmaA k[KSTEPS], v[KSTEPS];
 #pragma unroll
     for (int ks = 0; ks < KSTEPS; ++ks) {
-        k[ks] = mma_load_a(own_keys + warp * 16 * DMAX + ks * 16, DMAX);
-        v[ks] = mma_load_a(own_values + warp * 16 * DMAX + ks * 16, DMAX);
+        k[ks] = load_a_rows(qkv + g.qkv_offset(0, 0, 1, h), g.qkv_stride(), g, b, first + warp * 16, ks * 16);
+        v[ks] = load_a_rows(qkv + g.qkv_offset(0, 0, 2, h), g.qkv_stride(), g, b, first + warp * 16, ks * 16);
     }
     // This lane's two key columns: token j = first + warp·16 + group (+ 8); key index among the P + T is P + j.
     int column[2];
