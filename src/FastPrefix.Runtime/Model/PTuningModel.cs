@@ -38,7 +38,8 @@ public sealed class PTuningModel : IDisposable
     TaskBatch? _staged;
     bool _stagedTraining, _ranForward, _canBackward;
     PrefixInput? _prefixInput;
-    CapturedOpsCache<(int Batch, int Seq, bool Targets)>? _passGraphs;   // inference passes of the current plan
+    CapturedOpsCache<(int Batch, int Seq, bool Targets)>? _passGraphs;   // inference passes (a new plan invalidates them)
+    readonly Action _forwardOps;   // ForwardOps as a delegate made once
 
     public PTuningModel(Encoder encoder, Prefix prefix, TaskHead head, PTuningOptions? options = null)
     {
@@ -49,6 +50,7 @@ public sealed class PTuningModel : IDisposable
         Encoder = encoder; Prefix = prefix; Head = head; Options = options ?? new PTuningOptions();
         Parameters = [.. prefix.Parameters, .. head.Parameters];
         _results = Backend.Zeros(4);
+        _forwardOps = ForwardOps;
     }
 
     public Encoder Encoder { get; }
@@ -99,7 +101,6 @@ public sealed class PTuningModel : IDisposable
         int bucket = Math.Max(1, Backend.SequenceBucket);
         maxSeq = Math.Min(RoundUp(maxSeq, bucket), Math.Max(maxSeq, Config.MaxPositionEmbeddings));
         _plan?.Dispose(); _staging?.Dispose();
-        _passGraphs?.Clear();   // they point into the old plan's buffers
         _staging = new StepStaging(Backend);
         _plan = Encoder.Plan(_staging, new EncoderPlanSize(maxRows, maxSeq, Prefix.PrefixLen, Prefix.FirstLayer, training ? Prefix.FirstLayer : Config.NumLayers));
         Head.Plan(_staging, maxRows, maxSeq);
@@ -145,7 +146,7 @@ public sealed class PTuningModel : IDisposable
         // Only passes no Backward can follow are replayed: a Backward reads host state the pass's ops set (the prefix
         // input, its dropout), which a replay does not.
         if (_stagedTraining || canBackward || !UseGraphs) ForwardOps();
-        else (_passGraphs ??= new CapturedOpsCache<(int, int, bool)>(Backend)).Run((plan.Batch, plan.Seq, batch.HasTargets), ForwardOps);
+        else (_passGraphs ??= new CapturedOpsCache<(int, int, bool)>(Backend)).Run((plan.Batch, plan.Seq, batch.HasTargets), _forwardOps);
         _ranForward = true;
         _canBackward = canBackward;
     }

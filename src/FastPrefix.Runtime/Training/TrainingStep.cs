@@ -22,7 +22,7 @@ public sealed class TrainingStep : IDisposable
     readonly double _maxGradNorm;
     readonly Tensor? _record;
     readonly CapturedOpsCache<(int Rows, int Seq)> _graphs;
-    EncoderPlan? _graphsPlan;
+    readonly Action _ops;   // Ops as a delegate made once: a step must not allocate
 
     /// <param name="model">The model, planned or not (a step plans nothing: plan it before the first step).</param>
     /// <param name="adam">The optimiser of the model's parameters.</param>
@@ -34,6 +34,7 @@ public sealed class TrainingStep : IDisposable
         _model = model; _adam = adam; _maxGradNorm = maxGradNorm; _record = record;
         _clipping = new GradientClipping(model.Parameters);
         _graphs = new CapturedOpsCache<(int, int)>(model.Backend, useGraphs);
+        _ops = Ops;
     }
 
     /// <summary>True when steps run as replayed recordings.</summary>
@@ -60,9 +61,9 @@ public sealed class TrainingStep : IDisposable
         staging.Ints(_model.ResultSlot)[0] = slot;
         staging.Upload();
 
+        // A new plan frees the old one's buffers, which invalidates every recording made on them (CapturedOps.IsValid).
         var plan = _model.CurrentPlan!;
-        if (!ReferenceEquals(plan, _graphsPlan)) { _graphs.Clear(); _graphsPlan = plan; }   // new buffers: old recordings point elsewhere
-        _graphs.Run((plan.Batch, plan.Seq), Ops);
+        _graphs.Run((plan.Batch, plan.Seq), _ops);
     }
 
     void Ops()

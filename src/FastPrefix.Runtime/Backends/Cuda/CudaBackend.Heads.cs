@@ -57,7 +57,7 @@ public sealed partial class CudaBackend
         if (a.Rows > 0 && a.Classes > 0)
         {
             long last = a.Offset + (long)(a.Rows - 1) * a.RowStride + (long)(a.Classes - 1) * a.ClassStride;
-            foreach (var t in new[] { logits, dLogits })
+            foreach (var t in (ReadOnlySpan<CudaTensor>)[logits, dLogits])
             {
                 RequireFloat32(t, 0, "CrossEntropy logits");
                 t.CheckRange(a.Offset, last - a.Offset + 1, "CrossEntropy logits");

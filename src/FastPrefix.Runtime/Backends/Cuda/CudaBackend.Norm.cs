@@ -9,8 +9,8 @@ public sealed partial class CudaBackend
     public void EmbedLayerNorm(in EmbedArgs a)
     {
         var output = C(a.Output);
-        foreach (var t in new[] { a.Word, a.Position, a.Type, a.Gamma, a.Beta }) SameType(output, C(t), "EmbedLayerNorm");
-        foreach (var t in new[] { a.Ids, a.Positions, a.Types }) RequireInts(C(t), a.Rows, "EmbedLayerNorm indices");
+        foreach (var t in (ReadOnlySpan<Tensor>)[a.Word, a.Position, a.Type, a.Gamma, a.Beta]) SameType(output, C(t), "EmbedLayerNorm");
+        foreach (var t in (ReadOnlySpan<Tensor>)[a.Ids, a.Positions, a.Types]) RequireInts(C(t), a.Rows, "EmbedLayerNorm indices");
         output.CheckRange(0, (long)a.Rows * a.Cols, "EmbedLayerNorm output");
         LayerNormLaunchers.EmbedLayerNorm(_device, output.Element, output.Pointer, C(a.Ids).Pointer, C(a.Positions).Pointer, C(a.Types).Pointer,
             C(a.Word).Pointer, C(a.Position).Pointer, C(a.Type).Pointer, C(a.Gamma).Pointer, C(a.Beta).Pointer, a.Rows, a.Cols, a.Eps,
@@ -33,7 +33,8 @@ public sealed partial class CudaBackend
         var sum = C(a.Sum);
         CheckResidualArgs(a, sum);
         long n = (long)a.Rows * a.Cols;
-        foreach (var t in dResidual == null ? new[] { dOutput, dBranch } : [dOutput, dBranch, dResidual])
+        ReadOnlySpan<Tensor> grads = dResidual == null ? [dOutput, dBranch] : [dOutput, dBranch, dResidual];
+        foreach (var t in grads)
         {
             SameType(sum, C(t), "ResidualLayerNormBackward");
             t.CheckRange(0, n, "ResidualLayerNormBackward gradient");
@@ -45,9 +46,9 @@ public sealed partial class CudaBackend
     static void CheckResidualArgs(in ResidualNormArgs a, CudaTensor sum)
     {
         long n = (long)a.Rows * a.Cols;
-        foreach (var t in new[] { a.Branch, a.Residual, a.Sum }) t.CheckRange(0, n, "ResidualLayerNorm");
-        foreach (var t in new[] { a.Branch, a.Bias, a.Residual, a.Gamma, a.Beta }) SameType(sum, C(t), "ResidualLayerNorm");
-        foreach (var t in new[] { a.Mean, a.Rstd })
+        foreach (var t in (ReadOnlySpan<Tensor>)[a.Branch, a.Residual, a.Sum]) t.CheckRange(0, n, "ResidualLayerNorm");
+        foreach (var t in (ReadOnlySpan<Tensor>)[a.Branch, a.Bias, a.Residual, a.Gamma, a.Beta]) SameType(sum, C(t), "ResidualLayerNorm");
+        foreach (var t in (ReadOnlySpan<Tensor>)[a.Mean, a.Rstd])
         {
             if (t.Type != TensorType.Float32) throw new ArgumentException($"ResidualLayerNorm statistics {t} must be Float32");
             t.CheckRange(0, a.Rows, "ResidualLayerNorm statistics");

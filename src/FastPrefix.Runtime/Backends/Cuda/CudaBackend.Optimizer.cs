@@ -14,15 +14,17 @@ public sealed partial class CudaBackend
     {
         RequireFloat32(output, index + 2, "GradientNorm output");
         int count = 0;
-        foreach (var g in grads)
+        for (int i = 0; i < grads.Count; i++)   // indexed: foreach over the interface would box its enumerator every step
         {
+            var g = grads[i];
             RequireFloat32(g, g.Length, "GradientNorm gradient");
             count += OptimizerLaunchers.NormBlocks(g.Length);
         }
         var partials = Workspace(ref _normPartials, Math.Max(count, 64 * OptimizerLaunchers.MaxNormBlocks) * 8L);
         int at = 0;
-        foreach (var g in grads)
+        for (int i = 0; i < grads.Count; i++)
         {
+            var g = grads[i];
             OptimizerLaunchers.NormPartials(_device, partials.Element<double>(at), C(g).Pointer, g.Length);
             at += OptimizerLaunchers.NormBlocks(g.Length);
         }
@@ -31,7 +33,7 @@ public sealed partial class CudaBackend
 
     public void AdamW(in AdamWArgs a)
     {
-        foreach (var t in new[] { a.Param, a.Grad, a.M, a.V }) RequireFloat32(t, a.N, "AdamW");
+        foreach (var t in (ReadOnlySpan<Tensor>)[a.Param, a.Grad, a.M, a.V]) RequireFloat32(t, a.N, "AdamW");
         RequireFloat32(a.Scalars, a.ScalarsOffset + 3, "AdamW scalars");
         RequireFloat32(a.Clip, a.ClipOffset + 1, "AdamW clip coefficient");
         OptimizerLaunchers.AdamW(_device, C(a.Param).Pointer, C(a.Grad).Pointer, C(a.M).Pointer, C(a.V).Pointer, a.N,

@@ -154,7 +154,7 @@ public sealed partial class CudaBackend : IBackend
     {
         var (ca, cb, co) = (C(a), C(b), C(output));
         SameType(ca, cb, "Add"); SameType(ca, co, "Add");
-        foreach (var t in new[] { ca, cb, co }) t.CheckRange(0, n, "Add");
+        foreach (var t in (ReadOnlySpan<CudaTensor>)[ca, cb, co]) t.CheckRange(0, n, "Add");
         ElementwiseLaunchers.Add(_device, co.Element, co.Pointer, ca.Pointer, cb.Pointer, n);
     }
 
@@ -212,7 +212,7 @@ public sealed partial class CudaBackend : IBackend
     {
         var (cdy, cs, cdx) = (C(dy), C(saved), C(dx));
         SameType(cdy, cs, "ActivationBackward"); SameType(cdy, cdx, "ActivationBackward");
-        foreach (var t in new[] { cdy, cs, cdx }) t.CheckRange(0, n, "ActivationBackward");
+        foreach (var t in (ReadOnlySpan<CudaTensor>)[cdy, cs, cdx]) t.CheckRange(0, n, "ActivationBackward");
         ElementwiseLaunchers.ActivationBackward(_device, cdy.Element, Kernel(act), cdy.Pointer, cs.Pointer, cdx.Pointer, n);
     }
 
