@@ -79,6 +79,7 @@ internal sealed class HostEngine : IDisposable
             _backend.Copy(prefix.Bank, 0, bank, 0, bank.Length);
             var shape = new PassShape(model.Prefix.PrefixLen, model.Prefix.FirstLayer, model.Options.Positions);
             model.Prefix.Dispose();
+            model.Results.Dispose();   // the engine keeps only the bank and the head of the model it built
             return new EngineAdapter(model.Head, bank, shape);
         }
         catch
