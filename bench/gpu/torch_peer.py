@@ -131,7 +131,7 @@ def main():
               f"{tokens:,.0f} tokens/s; {tflops:.2f} TFLOP/s; peak memory {peak / 2**20:.0f} MiB", flush=True)
         print(json.dumps({"mode": mode, "graphs": False, "shape": args.shape, "backend": backend, "batch": args.batch,
                           "seq": args.seq, "prefix": args.prefix, "ms_median": round(median, 3), "ms_p90": round(p90, 3),
-                          "tokens_per_s": round(tokens), "tflops": round(tflops, 3), "peak_bytes": peak}), flush=True)
+                          "tokens_per_s": round(tokens), "tflops": round(tflops, 3), "peak_bytes": peak}, separators=(",", ":")), flush=True)
 
 
 if __name__ == "__main__":
