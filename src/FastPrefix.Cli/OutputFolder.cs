@@ -28,7 +28,7 @@ internal static class OutputFolder
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            try { File.Delete(probe); } catch (Exception) when (e is IOException or UnauthorizedAccessException) { }
+            try { File.Delete(probe); } catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException) { }
             throw new UserInputException(IsDiskFull(e)
                 ? $"{option} {folder}: no space left on the device"
                 : $"{option} {folder} is not writable ({e.Message})");
