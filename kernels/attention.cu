@@ -99,6 +99,10 @@ struct Geometry {
     __device__ __forceinline__ long long bank_offset(int adapter, int kv, int h) const {
         return (static_cast<long long>(adapter) * prefix_layers + prefix_slot) * prefix_block() + prefix_part(kv, h);
     }
+    // Index of lse and delta of (b, h, i).
+    __device__ __forceinline__ long long stat(int b, int h, int i) const {
+        return (static_cast<long long>(b) * heads + h) * seq + i;
+    }
     // Dropout element of (b, h, i, column 0).
     __device__ __forceinline__ long long dropout_row(int b, int h, int i) const {
         return ((static_cast<long long>(b) * heads + h) * seq + i) * columns();
@@ -200,7 +204,7 @@ __device__ __forceinline__ QueryRow query_row(const Geometry& g, const int* row_
     row.padded = padded_score(row.mask_row, g.seq, g.prefix_len);
     row.dropout = make_dropout(dropout_p, seeds, seed_index);
     row.dropout_row = g.dropout_row(row.b, row.h, row.active ? row.i : 0);
-    row.stat = (static_cast<long long>(row.b) * g.heads + row.h) * g.seq + row.i;
+    row.stat = g.stat(row.b, row.h, row.i);
     return row;
 }
 
@@ -484,7 +488,7 @@ __device__ void attention_forward_tc(const bf16* qkv, const float* bank, const i
             if (d < g.head_dim) out[d] = to_bf16(o[n].v[2 * r] * factor);
             if (d + 1 < g.head_dim) out[d + 1] = to_bf16(o[n].v[2 * r + 1] * factor);
         }
-        if (t == 0) lse[(static_cast<long long>(b) * g.heads + h) * g.seq + i] = m[r] + logf(l[r]);
+        if (t == 0) lse[g.stat(b, h, i)] = m[r] + logf(l[r]);
     }
 }
 
@@ -582,7 +586,7 @@ __device__ void attention_backward_dkv(const Act* qkv, const float* bank, const 
         load_tile<QUERIES, DMAX>(queries, DMAX, qkv + g.qkv_offset(b, i0, 0, h), g.qkv_stride(), rows, g.head_dim);
         load_tile<QUERIES, DMAX>(grads, DMAX, dcontext + g.context_offset(b, i0, h), g.context_stride(), rows, g.head_dim);
         for (int r = threadIdx.x; r < QUERIES; r += blockDim.x) {
-            const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i0 + r;
+            const long long stat = g.stat(b, h, i0 + r);
             row_lse[r] = r < rows ? lse[stat] : 0.0f;
             row_delta[r] = r < rows ? delta[stat] : 0.0f;
         }
@@ -642,7 +646,7 @@ __device__ void attention_backward_dq_tc(const bf16* qkv, const float* bank, con
             const bf16* o = context + g.context_offset(b, i, h);
             const bf16* dout = dcontext + g.context_offset(b, i, h);
             for (int d = 0; d < g.head_dim; ++d) row_delta += to_float(dout[d]) * to_float(o[d]);
-            const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i;
+            const long long stat = g.stat(b, h, i);
             delta[stat] = row_delta;
             row_lse = lse[stat];
         }
@@ -766,7 +770,7 @@ __device__ void attention_backward_dkv_tc(const bf16* qkv, const int* mask, cons
             grads[e] = inside ? dcontext[g.context_offset(b, i0 + r, h) + d] : zero;
         }
         for (int r = threadIdx.x; r < QUERIES; r += blockDim.x) {
-            const long long stat = (static_cast<long long>(b) * g.heads + h) * g.seq + i0 + r;
+            const long long stat = g.stat(b, h, i0 + r);
             row_lse[r] = r < rows ? lse[stat] : 0.0f;
             row_delta[r] = r < rows ? delta[stat] : 0.0f;
         }

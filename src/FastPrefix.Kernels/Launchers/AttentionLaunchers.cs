@@ -44,15 +44,14 @@ public static class AttentionLaunchers
         DevicePtr rowAdapter, DevicePtr mask, DevicePtr context, DevicePtr lse, float dropout, DevicePtr seeds, int seedIndex,
         bool tensorCores = false)
     {
-        Check(s, bank, rowAdapter, dropout, seeds, seedIndex);
-        if (tensorCores && act != ElementType.BF16) throw new ArgumentException("attention on tensor cores takes bf16 activations", nameof(tensorCores));
+        Check(s, act, bank, rowAdapter, dropout, seeds, seedIndex, tensorCores);
         RequireAll(("qkv", qkv), ("mask", mask), ("context", context), ("lse", lse));
         var args = new KernelArgs();
         args.Add(qkv).Add(bank).Add(rowAdapter).Add(mask).Add(context).Add(lse);
         AddShape(ref args, s).Add(dropout).Add(seeds).Add(seedIndex);
         if (tensorCores)
             device.Launch(device.Kernel(KernelName("attention_forward_tc", act, s.HeadDim)),
-                new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads)), args);
+                TensorCoreGrid(s), args);
         else device.Launch(device.Kernel(KernelName("attention_forward", act, s.HeadDim)), RowGrid(s), args);
     }
 
@@ -70,8 +69,7 @@ public static class AttentionLaunchers
         DevicePtr rowAdapter, DevicePtr mask, DevicePtr context, DevicePtr lse, DevicePtr dContext, DevicePtr dQkv,
         DevicePtr dBank, float dropout, DevicePtr seeds, int seedIndex, DevicePtr workspace, bool tensorCores = false)
     {
-        Check(s, bank, rowAdapter, dropout, seeds, seedIndex);
-        if (tensorCores && act != ElementType.BF16) throw new ArgumentException("attention on tensor cores takes bf16 activations", nameof(tensorCores));
+        Check(s, act, bank, rowAdapter, dropout, seeds, seedIndex, tensorCores);
         RequireAll(("qkv", qkv), ("mask", mask), ("context", context), ("lse", lse), ("dContext", dContext), ("dQkv", dQkv),
             ("workspace", workspace));
         DevicePtr delta = workspace, partial = workspace.Offset(PartialOffset(s));
@@ -81,7 +79,7 @@ public static class AttentionLaunchers
         AddShape(ref dq, s).Add(dropout).Add(seeds).Add(seedIndex);
         if (tensorCores)
             device.Launch(device.Kernel(KernelName("attention_backward_dq_tc", act, s.HeadDim)),
-                new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads)), dq);
+                TensorCoreGrid(s), dq);
         else device.Launch(device.Kernel(KernelName("attention_backward_dq", act, s.HeadDim)), RowGrid(s), dq);
 
         bool prefixGradient = s.PrefixLen > 0 && !dBank.IsNull;
@@ -99,7 +97,7 @@ public static class AttentionLaunchers
             tc.Add(qkv).Add(mask).Add(lse).Add(dContext).Add(dQkv).Add(delta);
             AddShape(ref tc, s).Add(dropout).Add(seeds).Add(seedIndex);
             device.Launch(device.Kernel(KernelName("attention_backward_dkv_tc", act, s.HeadDim)),
-                new LaunchShape(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads)), tc);
+                TensorCoreGrid(s), tc);
         }
         else
         {
@@ -133,6 +131,9 @@ public static class AttentionLaunchers
     private static LaunchShape RowGrid(in AttentionShape s) =>
         new(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, RowsPerBlock)), new Dim3(RowsPerBlock));
 
+    private static LaunchShape TensorCoreGrid(in AttentionShape s) =>
+        new(new Dim3(BlocksOfHeads(s), (uint)Tiles(s.Seq, TensorCoreRowsPerBlock)), new Dim3(TensorCoreThreads));
+
     private static uint BlocksOfHeads(in AttentionShape s) => (uint)checked(s.Batch * s.Heads);
 
     private static int Tiles(int count, int size) => (count + size - 1) / size;
@@ -153,9 +154,11 @@ public static class AttentionLaunchers
         if (problem.Length > 0) throw new ArgumentOutOfRangeException(nameof(s), $"attention {s}: {problem}");
     }
 
-    private static void Check(in AttentionShape s, DevicePtr bank, DevicePtr rowAdapter, float dropout, DevicePtr seeds, int seedIndex)
+    private static void Check(in AttentionShape s, ElementType act, DevicePtr bank, DevicePtr rowAdapter, float dropout, DevicePtr seeds,
+        int seedIndex, bool tensorCores)
     {
         CheckSizes(s);
+        if (tensorCores && act != ElementType.BF16) throw new ArgumentException("attention on tensor cores takes bf16 activations", nameof(tensorCores));
         if (s.PrefixLen > 0) RequireAll(("bank", bank), ("rowAdapter", rowAdapter));
         if (!(dropout >= 0 && dropout <= 1))
             throw new ArgumentOutOfRangeException(nameof(dropout), $"attention dropout {dropout} is outside [0, 1]");
