@@ -28,11 +28,11 @@ internal sealed class ProgressRenderer
             trainer.Progress += p =>
             {
                 if (p.Phase != TrainingPhase.Training || p.TotalSteps == 0) return;
-                _eta.Update(p);
+                var eta = _eta.Update(p);   // every report: the estimate starts from the first one
                 int decile = (int)(10L * p.Step / p.TotalSteps);
                 if (decile == _lastDecile) return;
                 _lastDecile = decile;
-                _out.WriteLine(FormatProgress(p));
+                _out.WriteLine(FormatProgress(p, eta));
             };
             return run();
         }
@@ -59,9 +59,9 @@ internal sealed class ProgressRenderer
         return result;
     }
 
-    string FormatProgress(TrainingProgress p) =>
+    static string FormatProgress(TrainingProgress p, TimeSpan? eta) =>
         $"epoch {p.Epoch}/{p.Epochs} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} lr {FormatLr(p.LearningRate)} {p.StepsPerSecond:F1} steps/s" +
-        EtaText(_eta.Update(p));
+        EtaText(eta);
 
     static string EtaText(TimeSpan? eta) => eta is { } e ? $" eta {e:hh\\:mm\\:ss}" : "";
 
